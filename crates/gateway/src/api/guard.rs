@@ -1,0 +1,101 @@
+//! The guard in front of every route. A web page the user visits must not reach their
+//! subscriptions or the management API through localhost:
+//! - `Host` must be a loopback name (defeats DNS rebinding: evil.example resolving to 127.0.0.1),
+//! - a browser `Origin` must be our own (CLIs and SDKs send none),
+//! - mutating management calls need `X-Switchyard-Admin: 1`, which a cross-site page cannot send
+//!   without a CORS preflight, and we answer no preflight.
+
+use super::errors::ApiError;
+use crate::server::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+pub const ADMIN_HEADER: &str = "x-switchyard-admin";
+
+const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+
+/// The host name part of a `Host` header value (`[::1]:80` → `[::1]`, `a:1` → `a`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map(|i| &host[..=i]).unwrap_or(host);
+    }
+    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+}
+
+pub fn host_allowed(host: &str, extra: &[String]) -> bool {
+    let name = host_name(host).to_ascii_lowercase();
+    LOOPBACK_NAMES.contains(&name.as_str()) || extra.iter().any(|e| e.eq_ignore_ascii_case(&name))
+}
+
+pub async fn host_origin_guard(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let Some(host) = host else {
+        return ApiError::forbidden("forbidden_host", "request has no Host header").into_response();
+    };
+    if !host_allowed(&host, &state.config.allowed_hosts) {
+        return ApiError::forbidden(
+            "forbidden_host",
+            format!(
+                "Host {host:?} is not allowed: Switchyard only answers requests addressed to 127.0.0.1, localhost or [::1]"
+            ),
+        )
+        .into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ours = format!("http://{host}");
+        let same = origin
+            .to_str()
+            .is_ok_and(|o| o.eq_ignore_ascii_case(&ours));
+        if !same {
+            return ApiError::forbidden(
+                "forbidden_origin",
+                format!(
+                    "requests from web origin {:?} are refused; only the Switchyard dashboard ({ours}) may call this gateway from a browser",
+                    origin.to_str().unwrap_or("<non-ascii>")
+                ),
+            )
+            .into_response();
+        }
+    }
+    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if mutating
+        && req.uri().path().starts_with("/api/")
+        && headers.get(ADMIN_HEADER).and_then(|v| v.to_str().ok()) != Some("1")
+    {
+        return ApiError::forbidden(
+            "admin_header_required",
+            "management calls that change state need the header `X-Switchyard-Admin: 1`",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_parsed_and_checked() {
+        assert!(host_allowed("127.0.0.1:20128", &[]));
+        assert!(host_allowed("localhost", &[]));
+        assert!(host_allowed("LOCALHOST:1", &[]));
+        assert!(host_allowed("[::1]:20128", &[]));
+        assert!(!host_allowed("evil.example", &[]));
+        assert!(!host_allowed("127.0.0.1.evil.example:20128", &[]));
+        assert!(!host_allowed("[::2]:1", &[]));
+        assert!(host_allowed("box.lan:20128", &["box.lan".into()]));
+    }
+}

@@ -1,0 +1,207 @@
+//! Management API under `/api` (dashboard backend; the tray uses the same state in-process).
+
+use super::errors::ApiError;
+use super::read_body;
+use crate::server::AppState;
+use crate::storage::{NewProvider, ProviderView, StorageError};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Management bodies are small; this keeps a bad client from making us buffer a lot.
+const MANAGEMENT_BODY_LIMIT: usize = 256 * 1024;
+/// Upstream formats the gateway can forward to today.
+pub const SUPPORTED_FORMATS: [&str; 1] = ["openai"];
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/providers", get(list_providers).post(add_provider))
+        .route("/providers/{name}", delete(delete_provider))
+        .fallback(|| async {
+            ApiError::not_found("unsupported_endpoint", "no such management endpoint")
+        })
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": crate::VERSION,
+        "listen": state.local_addr.to_string(),
+        "data_dir": state.config.data_dir.display().to_string(),
+        "providers": state.providers().len(),
+        "keychain": state.credentials.status(),
+    }))
+}
+
+async fn list_providers(State(state): State<Arc<AppState>>) -> Json<Vec<ProviderView>> {
+    Json(state.providers().iter().map(ProviderView::from).collect())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddProvider {
+    name: String,
+    base_url: String,
+    #[serde(default = "default_format")]
+    format: String,
+    api_key: String,
+    #[serde(default)]
+    models: Vec<String>,
+}
+
+fn default_format() -> String {
+    "openai".into()
+}
+
+/// The keychain entry name for a provider's (single, for now) account.
+pub fn key_ref(provider: &str) -> String {
+    format!("provider:{provider}:account:default")
+}
+
+fn validate(req: AddProvider) -> Result<NewProvider, ApiError> {
+    let bad = |m: String| ApiError::bad_request("invalid_request", m);
+    let name = req.name.trim().to_string();
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        return Err(bad(format!(
+            "provider name {:?} is not valid: use 1-64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit (it becomes the model prefix, e.g. \"{}/gpt-4o\")",
+            req.name,
+            if name.is_empty() { "acme" } else { &name }
+        )));
+    }
+    let base_url = req.base_url.trim().trim_end_matches('/').to_string();
+    match reqwest::Url::parse(&base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return Err(bad(format!(
+                "base_url {:?} is not an http(s) URL such as https://api.example.com/v1",
+                req.base_url
+            )))
+        }
+    }
+    let format = req.format.trim().to_ascii_lowercase();
+    if !SUPPORTED_FORMATS.contains(&format.as_str()) {
+        return Err(bad(format!(
+            "format {:?} is not supported yet; supported: {}",
+            req.format,
+            SUPPORTED_FORMATS.join(", ")
+        )));
+    }
+    let key = req.api_key.trim();
+    if key.is_empty() || key.chars().any(char::is_whitespace) {
+        return Err(bad("api_key must be a non-empty key without spaces".into()));
+    }
+    let mut models = Vec::new();
+    for m in req.models {
+        let m = m.trim().to_string();
+        if m.is_empty() {
+            continue;
+        }
+        if m.chars().any(char::is_whitespace) {
+            return Err(bad(format!("model id {m:?} contains whitespace")));
+        }
+        if !models.contains(&m) {
+            models.push(m);
+        }
+    }
+    Ok(NewProvider {
+        key_ref: Some(key_ref(&name)),
+        name,
+        base_url,
+        format,
+        models,
+    })
+}
+
+fn storage_error(e: StorageError) -> ApiError {
+    match e {
+        StorageError::Duplicate(n) => ApiError::new(
+            StatusCode::CONFLICT,
+            "provider_exists",
+            format!("a provider named {n:?} already exists; delete it first or pick another name"),
+        ),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+async fn add_provider(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, ApiError> {
+    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
+    let req: AddProvider = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request("invalid_request", format!("invalid provider JSON: {e}"))
+    })?;
+    let api_key = req.api_key.trim().to_string();
+    let new = validate(req)?;
+    let _serial = state.mutations.lock().await;
+    let db = state.db.clone();
+    let name = new.name.clone();
+    // Check first so an existing provider's key is never overwritten by a duplicate request.
+    let exists = blocking(move || db.get_provider(&name)).await?;
+    if exists.is_some() {
+        return Err(storage_error(StorageError::Duplicate(new.name)));
+    }
+    let entry = new.key_ref.clone().expect("validate sets key_ref");
+    state.credentials.set(&entry, &api_key).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "keychain_unavailable",
+            format!("cannot store the API key: {e}"),
+        )
+    })?;
+    let db = state.db.clone();
+    let inserted = blocking(move || db.insert_provider(&new)).await;
+    let provider = match inserted {
+        Ok(p) => p,
+        Err(e) => {
+            // Leave nothing behind: the row did not land, so neither does its key.
+            let _ = state.credentials.delete(&entry).await;
+            return Err(e);
+        }
+    };
+    state.reload_providers().map_err(storage_error)?;
+    tracing::info!(provider = %provider.name, "provider added");
+    Ok((StatusCode::CREATED, Json(ProviderView::from(&provider))).into_response())
+}
+
+async fn delete_provider(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let _serial = state.mutations.lock().await;
+    let db = state.db.clone();
+    let n = name.clone();
+    let removed = blocking(move || db.delete_provider(&n)).await?;
+    let Some(removed) = removed else {
+        return Err(ApiError::not_found(
+            "provider_not_found",
+            format!("no provider named {name:?}"),
+        ));
+    };
+    if let Some(entry) = &removed.key_ref {
+        if let Err(e) = state.credentials.delete(entry).await {
+            tracing::warn!(provider = %name, "could not remove the keychain entry: {e}");
+        }
+    }
+    state.reload_providers().map_err(storage_error)?;
+    tracing::info!(provider = %name, "provider deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
+        .map_err(storage_error)
+}

@@ -1,0 +1,18 @@
+//! Switchyard engine: a local AI gateway.
+//!
+//! The crate has no GUI dependency: the desktop shell (`src-tauri`) and the headless `switchyard`
+//! binary both call [`start`] and get a running [`Gateway`].
+
+pub mod api;
+pub mod config;
+pub mod credentials;
+pub mod proxy;
+pub mod server;
+pub mod storage;
+
+pub use config::{ConfigError, GatewayConfig, SecretsMode};
+pub use server::{start, Gateway, StartError};
+pub use storage::ProviderView;
+
+/// The version reported by `/health` and `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,185 @@
+//! Upstream providers (one row per provider; its API key lives in the keychain under `key_ref`).
+
+use super::{Db, StorageError};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// A provider as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    pub name: String,
+    pub base_url: String,
+    pub format: String,
+    pub models: Vec<String>,
+    pub key_ref: Option<String>,
+    pub created_at: String,
+}
+
+/// A provider as shown to the dashboard, tray and management API (no secret in it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderView {
+    pub name: String,
+    pub base_url: String,
+    pub format: String,
+    pub models: Vec<String>,
+    pub key_ref: Option<String>,
+    pub has_key: bool,
+    pub created_at: String,
+}
+
+impl From<&Provider> for ProviderView {
+    fn from(p: &Provider) -> Self {
+        Self {
+            name: p.name.clone(),
+            base_url: p.base_url.clone(),
+            format: p.format.clone(),
+            models: p.models.clone(),
+            key_ref: p.key_ref.clone(),
+            has_key: p.key_ref.is_some(),
+            created_at: p.created_at.clone(),
+        }
+    }
+}
+
+/// A provider to insert.
+#[derive(Debug, Clone)]
+pub struct NewProvider {
+    pub name: String,
+    pub base_url: String,
+    pub format: String,
+    pub models: Vec<String>,
+    pub key_ref: Option<String>,
+}
+
+fn row_to_provider(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Provider, String)> {
+    let models: String = row.get(3)?;
+    Ok((
+        Provider {
+            name: row.get(0)?,
+            base_url: row.get(1)?,
+            format: row.get(2)?,
+            models: Vec::new(),
+            key_ref: row.get(4)?,
+            created_at: row.get(5)?,
+        },
+        models,
+    ))
+}
+
+fn decode((mut p, models): (Provider, String)) -> Result<Provider, StorageError> {
+    p.models = serde_json::from_str(&models).map_err(|e| {
+        StorageError::Corrupt(format!("models of provider {:?}: {e}", p.name))
+    })?;
+    Ok(p)
+}
+
+const COLUMNS: &str = "name, base_url, format, models, key_ref, created_at";
+
+impl Db {
+    pub fn list_providers(&self) -> Result<Vec<Provider>, StorageError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM providers ORDER BY id"))?;
+            let rows = stmt.query_map([], row_to_provider)?;
+            rows.map(|r| decode(r?)).collect()
+        })
+    }
+
+    pub fn get_provider(&self, name: &str) -> Result<Option<Provider>, StorageError> {
+        self.with(|c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM providers WHERE name = ?1"),
+                    [name],
+                    row_to_provider,
+                )
+                .optional()?;
+            row.map(decode).transpose()
+        })
+    }
+
+    pub fn insert_provider(&self, p: &NewProvider) -> Result<Provider, StorageError> {
+        let models = serde_json::to_string(&p.models).expect("a list of strings serialises");
+        let inserted = self.with(|c| {
+            Ok(c.execute(
+                "INSERT INTO providers (name, base_url, format, models, key_ref) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO NOTHING",
+                params![p.name, p.base_url, p.format, models, p.key_ref],
+            )?)
+        })?;
+        if inserted == 0 {
+            return Err(StorageError::Duplicate(p.name.clone()));
+        }
+        self.get_provider(&p.name)?
+            .ok_or_else(|| StorageError::Corrupt(format!("provider {:?} vanished after insert", p.name)))
+    }
+
+    /// Deletes a provider; returns the removed row (so its keychain entry can be removed too).
+    pub fn delete_provider(&self, name: &str) -> Result<Option<Provider>, StorageError> {
+        let existing = self.get_provider(name)?;
+        if existing.is_some() {
+            self.with(|c| Ok(c.execute("DELETE FROM providers WHERE name = ?1", [name])?))?;
+        }
+        Ok(existing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> NewProvider {
+        NewProvider {
+            name: name.into(),
+            base_url: "http://127.0.0.1:1/v1".into(),
+            format: "openai".into(),
+            models: vec!["m1".into(), "m2".into()],
+            key_ref: Some(format!("provider:{name}:account:default")),
+        }
+    }
+
+    #[test]
+    fn insert_list_delete_round_trip() {
+        let db = Db::open_in_memory().unwrap();
+        let p = db.insert_provider(&sample("acme")).unwrap();
+        assert_eq!(p.models, vec!["m1", "m2"]);
+        assert!(p.created_at.ends_with('Z'));
+        db.insert_provider(&sample("beta")).unwrap();
+        let names: Vec<_> = db.list_providers().unwrap().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["acme", "beta"]);
+        assert!(matches!(
+            db.insert_provider(&sample("acme")),
+            Err(StorageError::Duplicate(n)) if n == "acme"
+        ));
+        assert_eq!(db.delete_provider("acme").unwrap().unwrap().name, "acme");
+        assert!(db.delete_provider("acme").unwrap().is_none());
+        assert_eq!(db.list_providers().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn data_survives_reopen_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Db::open(dir.path()).unwrap();
+            db.insert_provider(&sample("acme")).unwrap();
+            assert_eq!(db.schema_version().unwrap(), 1);
+        }
+        let db = Db::open(&dir.path().join("")).unwrap();
+        assert_eq!(db.list_providers().unwrap()[0].name, "acme");
+        assert!(dir.path().join(super::super::DB_FILE).exists());
+    }
+
+    #[test]
+    fn database_holds_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.insert_provider(&sample("acme")).unwrap();
+        let cols: Vec<String> = db
+            .with(|c| {
+                let mut s = c.prepare("SELECT name FROM pragma_table_info('providers')")?;
+                let r = s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                Ok(r)
+            })
+            .unwrap();
+        assert!(!cols.iter().any(|c| c.contains("secret") || c == "api_key"));
+    }
+}

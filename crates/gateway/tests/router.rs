@@ -1,0 +1,428 @@
+//! The gateway over real HTTP on loopback, against the real mock upstream, with the in-memory
+//! secret store standing in for the keychain (the real keychain has its own test).
+
+use mock_upstream::{MockConfig, MockUpstream};
+use serde_json::{json, Value};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_gateway::credentials::{InsecureFileStore, MemoryStore, SecretStore};
+use switchyard_gateway::server::start_with_store;
+use switchyard_gateway::storage::Db;
+use switchyard_gateway::{Gateway, GatewayConfig, SecretsMode};
+
+const KEY: &str = "sk-upstream-test-123";
+
+fn config(data_dir: &std::path::Path) -> GatewayConfig {
+    GatewayConfig {
+        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port: 0,
+        data_dir: data_dir.to_path_buf(),
+        secrets: SecretsMode::Memory,
+        max_body_bytes: 64 * 1024,
+        allowed_hosts: vec![],
+        keychain_service: "dev.switchyard.test".into(),
+    }
+}
+
+struct Env {
+    gw: Gateway,
+    mock: MockUpstream,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new(mock: MockConfig) -> Self {
+        Self::with_store(mock, Arc::new(MemoryStore::default())).await
+    }
+    async fn with_store(mock: MockConfig, store: Arc<dyn SecretStore>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let gw = start_with_store(config(dir.path()), db, store).await.unwrap();
+        let mock = mock_upstream::start(mock, 0).await.unwrap();
+        Self {
+            gw,
+            mock,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gw.local_addr())
+    }
+    async fn add_provider(&self, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/providers"))
+            .header("x-switchyard-admin", "1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+    async fn add_mock_provider(&self) {
+        let r = self
+            .add_provider(json!({"name": "acme", "base_url": self.mock.base_url(), "format": "openai",
+                                 "api_key": KEY, "models": ["mock-small", "mock-large"]}))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    async fn chat(&self, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+async fn error_of(r: reqwest::Response) -> (u16, String, String) {
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.expect("error body is JSON");
+    (
+        status,
+        v["error"]["code"].as_str().unwrap_or_default().to_string(),
+        v["error"]["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn health_reports_keychain_state_and_no_secrets() {
+    let env = Env::new(MockConfig::default()).await;
+    let h: Value = env.http.get(env.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["keychain"]["backend"], "memory");
+    assert_eq!(h["keychain"]["persistent"], false);
+    assert_eq!(h["keychain"]["can_store_secrets"], true);
+    let plain: Value = env.http.get(env.url("/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(plain, json!({"status": "ok", "version": switchyard_gateway::VERSION}));
+}
+
+#[tokio::test]
+async fn providers_are_added_listed_validated_and_deleted() {
+    let env = Env::new(MockConfig::default()).await;
+    let mut changes = env.gw.subscribe();
+    // No admin header: refused.
+    let r = env
+        .http
+        .post(env.url("/api/providers"))
+        .json(&json!({"name": "acme", "base_url": "http://x/v1", "api_key": "k"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(r).await.1, "admin_header_required");
+    env.add_mock_provider().await;
+    assert!(changes.has_changed().unwrap());
+    changes.mark_unchanged();
+    let list: Value = env.http.get(env.url("/api/providers")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list[0]["name"], "acme");
+    assert_eq!(list[0]["has_key"], true);
+    assert_eq!(list[0]["key_ref"], "provider:acme:account:default");
+    assert!(!list.to_string().contains(KEY), "the key must never be listed");
+    assert_eq!(env.gw.providers().await[0].models, ["mock-small", "mock-large"]);
+
+    let (s, code, _) = error_of(env.add_mock_provider_dup().await).await;
+    assert_eq!((s, code.as_str()), (409, "provider_exists"));
+    for (bad, needle) in [
+        (json!({"name": "Bad Name", "base_url": "http://x", "api_key": "k"}), "not valid"),
+        (json!({"name": "b", "base_url": "ftp://x", "api_key": "k"}), "http(s) URL"),
+        (json!({"name": "b", "base_url": "http://x", "api_key": ""}), "api_key"),
+        (json!({"name": "b", "base_url": "http://x", "api_key": "k", "format": "gemini"}), "not supported yet"),
+        (json!({"name": "b", "base_url": "http://x"}), "missing field `api_key`"),
+    ] {
+        let (s, _, msg) = error_of(env.add_provider(bad).await).await;
+        assert_eq!(s, 400);
+        assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
+    }
+    let r = env
+        .http
+        .delete(env.url("/api/providers/acme"))
+        .header("x-switchyard-admin", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(changes.has_changed().unwrap());
+    assert!(env.gw.providers().await.is_empty());
+    let r = env
+        .http
+        .delete(env.url("/api/providers/acme"))
+        .header("x-switchyard-admin", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+impl Env {
+    async fn add_mock_provider_dup(&self) -> reqwest::Response {
+        self.add_provider(json!({"name": "acme", "base_url": "http://127.0.0.1:9/v1", "api_key": "other"}))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn chat_is_forwarded_with_the_provider_key_and_upstream_model() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    let r = env
+        .chat(json!({"model": "acme/mock-small", "messages": [{"role": "user", "content": "hi there"}],
+                     "x_unknown_field": {"kept": true}}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-provider"], "acme");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello from mock-upstream! You said: hi there");
+    let seen = env.mock.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].headers["authorization"], format!("Bearer {KEY}"));
+    assert_eq!(seen[0].body["model"], "mock-small");
+    assert_eq!(seen[0].body["x_unknown_field"], json!({"kept": true}));
+    // A bare model that exactly one provider lists routes too.
+    let r = env.chat(json!({"model": "mock-large", "messages": []})).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn stream_chunks_reach_the_client_before_the_upstream_finishes() {
+    let env = Env::new(MockConfig {
+        chunks: 5,
+        drip: Duration::from_millis(150),
+        require_key: Some(KEY.into()),
+    })
+    .await;
+    env.add_mock_provider().await;
+    let mut r = env
+        .chat(json!({"model": "acme/mock-small", "stream": true, "messages": [{"role": "user", "content": "stream"}]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut first_at = None;
+    let mut all = Vec::new();
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        first_at.get_or_insert_with(mock_upstream::now_ms);
+        all.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    let content: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(String::from))
+        .collect();
+    assert_eq!(content, "Hello from mock-upstream! You said: stream");
+    let sent = &env.mock.requests()[0].sent_chunks_at_ms;
+    let last_sent = *sent.last().unwrap();
+    assert!(
+        first_at.unwrap() < last_sent,
+        "first chunk reached the client at {} but the upstream sent its last chunk at {last_sent}: buffered",
+        first_at.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_openai_errors() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    let raw = |body: &'static str| {
+        env.http
+            .post(env.url("/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let (s, _, m) = error_of(raw("{not json").await.unwrap()).await;
+    assert!(s == 400 && m.contains("not valid JSON"), "{m}");
+    let (s, _, m) = error_of(raw("[1,2]").await.unwrap()).await;
+    assert!(s == 400 && m.contains("JSON object"), "{m}");
+    let (s, _, m) = error_of(raw(r#"{"messages":[]}"#).await.unwrap()).await;
+    assert!(s == 400 && m.contains("model"), "{m}");
+    let (s, _, m) = error_of(raw(r#"{"model":42}"#).await.unwrap()).await;
+    assert!(s == 400 && m.contains("must be a string"), "{m}");
+    let (s, code, m) = error_of(env.chat(json!({"model": "gpt-9", "messages": []})).await).await;
+    assert_eq!((s, code.as_str()), (404, "model_not_found"));
+    assert!(m.contains("acme/mock-small"), "lists what exists: {m}");
+    let big = "x".repeat(70 * 1024);
+    let (s, code, _) = error_of(env.chat(json!({"model": "acme/mock-small", "pad": big})).await).await;
+    assert_eq!((s, code.as_str()), (413, "request_too_large"));
+    let (s, code, _) = error_of(env.http.get(env.url("/v1/nothing")).send().await.unwrap()).await;
+    assert_eq!((s, code.as_str()), (404, "unsupported_endpoint"));
+}
+
+#[tokio::test]
+async fn upstream_failures_are_reported_in_openai_format() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    // The upstream's own OpenAI error passes through with its status.
+    let (s, code, m) = error_of(env.chat(json!({"model": "acme/error-429", "messages": []})).await).await;
+    assert_eq!((s, code.as_str()), (429, "mock_error"));
+    assert!(m.contains("mock upstream failure 429"));
+    // A non-JSON error page is wrapped, keeping the upstream's text.
+    let (s, code, m) = error_of(env.chat(json!({"model": "acme/html-502", "messages": []})).await).await;
+    assert_eq!((s, code.as_str()), (502, "upstream_error"));
+    assert!(m.contains("Bad Gateway"), "{m}");
+    // A stream cut after it started ends with an error event, not a silent truncation.
+    let r = env.chat(json!({"model": "acme/cut-stream", "stream": true, "messages": []})).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap_or_default();
+    assert!(text.contains(r#""code":"upstream_error""#), "{text}");
+    assert!(!text.contains("[DONE]"));
+    // An unreachable upstream is a 502 naming the provider.
+    let r = env
+        .add_provider(json!({"name": "down", "base_url": "http://127.0.0.1:9/v1", "api_key": "k", "models": ["m"]}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let (s, code, m) = error_of(env.chat(json!({"model": "down/m", "messages": []})).await).await;
+    assert_eq!((s, code.as_str()), (502, "upstream_error"));
+    assert!(m.contains("\"down\"") && m.contains("127.0.0.1:9"), "{m}");
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_origins_are_refused() {
+    let env = Env::new(MockConfig::default()).await;
+    let addr = env.gw.local_addr();
+    let get = |host: Option<&str>, origin: Option<&str>| {
+        let mut r = env.http.get(env.url("/api/providers"));
+        if let Some(h) = host {
+            r = r.header("host", h);
+        }
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    let (s, code, _) = error_of(get(Some("evil.example"), None).await.unwrap()).await;
+    assert_eq!((s, code.as_str()), (403, "forbidden_host"));
+    let (s, code, _) = error_of(get(None, Some("https://evil.example")).await.unwrap()).await;
+    assert_eq!((s, code.as_str()), (403, "forbidden_origin"));
+    let (s, code, _) = error_of(get(Some(&format!("localhost:{}", addr.port())), Some("http://evil.example")).await.unwrap()).await;
+    assert_eq!((s, code.as_str()), (403, "forbidden_origin"));
+    // The dashboard's own origin and plain CLI requests pass.
+    let ok = get(None, Some(&format!("http://{addr}"))).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let ok = get(Some(&format!("localhost:{}", addr.port())), None).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    // Inference endpoints are guarded too.
+    let r = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"model": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+/// A secret store that refuses everything (Linux without a Secret Service).
+struct NoKeychain;
+impl SecretStore for NoKeychain {
+    fn backend(&self) -> &'static str {
+        "secret-service"
+    }
+    fn persistent(&self) -> bool {
+        true
+    }
+    fn set(&self, _: &str, _: &str) -> Result<(), switchyard_gateway::credentials::SecretError> {
+        Err(switchyard_gateway::credentials::SecretError::Backend("org.freedesktop.secrets was not provided".into()))
+    }
+    fn get(&self, e: &str) -> Result<Option<String>, switchyard_gateway::credentials::SecretError> {
+        self.set(e, "")?;
+        Ok(None)
+    }
+    fn delete(&self, e: &str) -> Result<(), switchyard_gateway::credentials::SecretError> {
+        self.set(e, "")
+    }
+}
+
+#[tokio::test]
+async fn without_a_keychain_keys_are_refused_not_stored_in_plaintext() {
+    let env = Env::with_store(MockConfig::default(), Arc::new(NoKeychain)).await;
+    let h: Value = env.http.get(env.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(h["keychain"]["can_store_secrets"], false);
+    assert!(h["keychain"]["detail"].as_str().unwrap().contains("--insecure-file-secrets"));
+    let r = env
+        .add_provider(json!({"name": "acme", "base_url": env.mock.base_url(), "api_key": KEY}))
+        .await;
+    let (s, code, m) = error_of(r).await;
+    assert_eq!((s, code.as_str()), (503, "keychain_unavailable"));
+    assert!(m.contains("org.freedesktop.secrets"), "{m}");
+    assert!(env.gw.providers().await.is_empty(), "no provider row without its key");
+    let files: Vec<_> = std::fs::read_dir(env._dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    for f in &files {
+        let bytes = std::fs::read(env._dir.path().join(f)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(KEY), "{f:?} holds the key");
+    }
+}
+
+#[tokio::test]
+async fn providers_and_keys_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream::start(MockConfig { require_key: Some(KEY.into()), ..Default::default() }, 0)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    {
+        let store = Arc::new(InsecureFileStore::new(dir.path()));
+        let gw = start_with_store(config(dir.path()), Db::open(dir.path()).unwrap(), store).await.unwrap();
+        let r = http
+            .post(format!("http://{}/api/providers", gw.local_addr()))
+            .header("x-switchyard-admin", "1")
+            .json(&json!({"name": "acme", "base_url": mock.base_url(), "api_key": KEY, "models": ["m"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        gw.shutdown().await;
+    }
+    let db_bytes = std::fs::read(dir.path().join("switchyard.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&db_bytes).contains(KEY), "the database must not hold the key");
+    let store = Arc::new(InsecureFileStore::new(dir.path()));
+    let gw = start_with_store(config(dir.path()), Db::open(dir.path()).unwrap(), store).await.unwrap();
+    let r = http
+        .post(format!("http://{}/v1/chat/completions", gw.local_addr()))
+        .json(&json!({"model": "acme/m", "messages": [{"role": "user", "content": "again"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the key was read back after the restart");
+    let models: Value = http
+        .get(format!("http://{}/v1/models", gw.local_addr()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], "acme/m");
+    assert_eq!(models["object"], "list");
+}
+
+#[tokio::test]
+async fn port_conflicts_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut cfg = config(dir.path());
+    cfg.port = taken.local_addr().unwrap().port();
+    let err = start_with_store(cfg, Db::open_in_memory().unwrap(), Arc::new(MemoryStore::default()))
+        .await
+        .err()
+        .expect("bind must fail");
+    let msg = err.to_string();
+    assert!(matches!(err, switchyard_gateway::StartError::PortInUse { .. }));
+    assert!(msg.contains("already in use") && msg.contains("--port"), "{msg}");
+}
+
+#[tokio::test]
+async fn dashboard_is_served_at_the_root() {
+    let env = Env::new(MockConfig::default()).await;
+    let r = env.http.get(env.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("Switchyard"));
+    let r = env.http.head(env.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -1,0 +1,6 @@
+fn main() {
+    // tauri.conf.json lives at the repository root (next to the workspace Cargo.toml), not in
+    // src-tauri; paths inside it (frontendDist, icons) are relative to the root.
+    tauri_build::try_build(tauri_build::Attributes::new().config_path("../tauri.conf.json"))
+        .expect("tauri-build failed (is ../tauri.conf.json valid and does ui/dist exist?)");
+}

@@ -1,0 +1,26 @@
+//! Page layout and the polling loop.
+
+use leptos::prelude::*;
+
+use crate::components::{AddProvider, HowToUse, ProviderList, StatusPanel};
+use crate::state::{Dashboard, POLL_INTERVAL};
+
+#[component]
+pub fn App() -> impl IntoView {
+    let dashboard = Dashboard::default();
+    dashboard.refresh();
+    set_interval(move || dashboard.refresh(), POLL_INTERVAL);
+
+    view! {
+        <header class="topbar">
+            <h1>"Switchyard"</h1>
+            <span class="subtitle">"local AI gateway"</span>
+        </header>
+        <main>
+            <StatusPanel dashboard=dashboard />
+            <HowToUse dashboard=dashboard />
+            <ProviderList dashboard=dashboard />
+            <AddProvider dashboard=dashboard />
+        </main>
+    }
+}

@@ -1,0 +1,113 @@
+//! Provider table: `GET /api/providers`, with a delete button per row.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, Provider};
+use crate::state::Dashboard;
+
+const COLUMNS: &str = "6";
+
+#[component]
+pub fn ProviderList(dashboard: Dashboard) -> impl IntoView {
+    // Outcome of the last delete that failed; cleared by the next successful one.
+    let delete_error = RwSignal::new(None::<String>);
+
+    let rows = move || {
+        dashboard.providers.with(|providers| match providers {
+            None => placeholder("placeholder", "Loading…".to_owned()),
+            Some(Err(e)) => placeholder("placeholder error", format!("Could not load providers: {e}")),
+            Some(Ok(list)) if list.is_empty() => placeholder("placeholder empty", "No providers yet".to_owned()),
+            Some(Ok(list)) => list
+                .iter()
+                .cloned()
+                .map(|provider| view! { <ProviderRow provider dashboard delete_error /> })
+                .collect_view()
+                .into_any(),
+        })
+    };
+
+    view! {
+        <section class="card" id="providers-panel">
+            <h2>"Providers"</h2>
+            {move || {
+                delete_error
+                    .get()
+                    .map(|e| view! { <p id="providers-message" class="message error" role="alert">{e}</p> })
+            }}
+            <div class="table-wrap">
+                <table id="providers">
+                    <thead>
+                        <tr>
+                            <th>"Name"</th>
+                            <th>"Format"</th>
+                            <th>"Base URL"</th>
+                            <th>"Models"</th>
+                            <th>"Key stored"</th>
+                            <th><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+fn placeholder(class: &'static str, text: String) -> AnyView {
+    view! {
+        <tr class=class>
+            <td colspan=COLUMNS>{text}</td>
+        </tr>
+    }
+    .into_any()
+}
+
+#[component]
+fn ProviderRow(
+    provider: Provider,
+    dashboard: Dashboard,
+    delete_error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let deleting = RwSignal::new(false);
+    let name = provider.name.clone();
+    let on_delete = {
+        let name = name.clone();
+        move |_| {
+            let name = name.clone();
+            deleting.set(true);
+            spawn_local(async move {
+                match api::delete_provider(&name).await {
+                    Ok(()) => delete_error.set(None),
+                    Err(e) => {
+                        delete_error.set(Some(format!("Could not delete {name}: {e}")));
+                        deleting.set(false);
+                    }
+                }
+                dashboard.refresh();
+            });
+        }
+    };
+
+    view! {
+        <tr data-provider=name.clone()>
+            <td class="name">{provider.name.clone()}</td>
+            <td class="format">{provider.format}</td>
+            <td class="base-url"><code>{provider.base_url}</code></td>
+            <td class="models">{provider.models.join(", ")}</td>
+            <td class="has-key">{if provider.has_key { "yes" } else { "no" }}</td>
+            <td class="actions">
+                <button
+                    type="button"
+                    class="delete-provider"
+                    data-provider=name.clone()
+                    aria-label=format!("Delete provider {name}")
+                    disabled=move || deleting.get()
+                    on:click=on_delete
+                >
+                    "Delete"
+                </button>
+            </td>
+        </tr>
+    }
+}
