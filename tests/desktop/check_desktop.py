@@ -1,0 +1,521 @@
+#!/usr/bin/python3
+"""End-to-end checks of the Switchyard desktop app under Xvfb (started by tests/desktop/run.sh).
+
+Runs with Debian's /usr/bin/python3 (python3-dbus, python3-gi with Atspi) inside the test's
+D-Bus session, after sni_watcher.py. It starts the app itself and checks, every wait bounded:
+
+ 1. the gateway answers GET /health on $SWITCHYARD_PORT;
+ 2. an X window titled "Switchyard" exists and the dashboard text is really rendered (read back
+    through the accessibility tree), the screenshot ARTIFACTS/desktop.png is not blank;
+ 3. the tray registered; its DBusMenu has the status row, "Open dashboard", "Start at login",
+    "Quit", and a provider row after POST /api/providers;
+ 4. clicking "Start at login" writes $XDG_CONFIG_HOME/autostart/*.desktop (toggle-state 1), a
+    second click removes it (toggle-state 0);
+ 5. a second launch exits quickly and the first keeps running;
+ 6. closing the window (WM_DELETE_WINDOW) hides it, the gateway keeps answering, and
+    "Open dashboard" shows it again;
+ 7. "Quit" exits with code 0 within seconds and the port stops answering;
+ 8. with the port already taken, the app does not crash: it explains the problem in the window,
+    on stderr and in the tray status row, and still quits cleanly.
+"""
+
+import argparse
+import ctypes
+import ctypes.util
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import dbus
+import gi
+
+gi.require_version("Atspi", "2.0")
+from gi.repository import Atspi  # noqa: E402
+
+TITLE = "Switchyard"
+T0 = time.monotonic()
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[check {time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+
+
+def wait_until(what, timeout, fn, interval=0.25):
+    """Polls fn() until it returns a truthy value; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+        except CheckFailed:
+            raise
+        except Exception as e:  # noqa: BLE001 - report the last error on timeout
+            last_error = e
+        if time.monotonic() >= deadline:
+            extra = f" (last error: {last_error!r})" if last_error else ""
+            raise CheckFailed(f"timed out after {timeout:.0f} s waiting for {what}{extra}")
+        time.sleep(interval)
+
+
+def check(cond, msg):
+    if not cond:
+        raise CheckFailed(msg)
+
+
+# ---------------------------------------------------------------- processes
+
+
+class App:
+    def __init__(self, binary, env, log_path, args=()):
+        self.log_path = log_path
+        self.log_file = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [binary, *args], env=env, stdout=self.log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self.pid = self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def require_alive(self):
+        if not self.alive():
+            raise CheckFailed(f"the app (pid {self.pid}) exited unexpectedly with code {self.proc.returncode}")
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def output(self):
+        self.log_file.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.alive():
+            self.proc.terminate()
+            if self.wait_exit(5) is None:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log_file.close()
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+def http(method, url, body=None, headers=None, timeout=5):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def health_ok(port):
+    status, body = http("GET", f"http://127.0.0.1:{port}/health", timeout=2)
+    return status == 200 and json.loads(body).get("status") == "ok"
+
+
+def port_closed(port):
+    with socket.socket() as s:
+        s.settimeout(1)
+        try:
+            s.connect(("127.0.0.1", port))
+        except (ConnectionRefusedError, socket.timeout, OSError):
+            return True
+    return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- X11
+
+
+def x_windows(visible_only):
+    args = ["xdotool", "search"] + (["--onlyvisible"] if visible_only else []) + ["--name", f"^{TITLE}$"]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=10)
+    return [int(w) for w in r.stdout.split()]
+
+
+def send_wm_delete(window_id):
+    """Sends WM_DELETE_WINDOW, what a window manager does when the user clicks the close button."""
+    x = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11"))
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XInternAtom.restype = ctypes.c_ulong
+    x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x.XFlush.argtypes = [ctypes.c_void_p]
+    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class XClientMessageEvent(ctypes.Structure):
+        _fields_ = [
+            ("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+            ("display", ctypes.c_void_p), ("window", ctypes.c_ulong),
+            ("message_type", ctypes.c_ulong), ("format", ctypes.c_int), ("data", ctypes.c_long * 5),
+        ]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", XClientMessageEvent), ("pad", ctypes.c_long * 24)]
+
+    dpy = x.XOpenDisplay(None)
+    check(dpy, "cannot open the X display")
+    try:
+        ev = XEvent()
+        ev.xclient.type = 33  # ClientMessage
+        ev.xclient.window = window_id
+        ev.xclient.message_type = x.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+        ev.xclient.format = 32
+        ev.xclient.data[0] = x.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+        ev.xclient.data[1] = 0  # CurrentTime
+        check(x.XSendEvent(dpy, window_id, 0, 0, ctypes.byref(ev)) != 0, "XSendEvent failed")
+        x.XFlush(dpy)
+    finally:
+        x.XCloseDisplay(dpy)
+
+
+def screenshot(path):
+    subprocess.run(["import", "-window", "root", path], check=True, timeout=30, capture_output=True)
+    out = subprocess.run(
+        ["convert", path, "-format", "%k %[fx:standard_deviation]", "info:"],
+        check=True, timeout=30, capture_output=True, text=True,
+    ).stdout.split()
+    return int(out[0]), float(out[1])
+
+
+# ---------------------------------------------------------------- accessibility (rendered text)
+
+
+def rendered_text(pid):
+    """Headings and text of the web document shown by process `pid`, via AT-SPI."""
+
+    def walk(node, depth, headings, texts):
+        if node is None or depth > 60:
+            return
+        role = node.get_role_name()
+        if role == "heading":
+            headings.append(node.get_name() or "")
+        try:
+            n = Atspi.Text.get_character_count(node)
+            if n:
+                texts.append(Atspi.Text.get_text(node, 0, min(n, 500)))
+        except Exception:  # noqa: BLE001 - not a text node
+            pass
+        for i in range(node.get_child_count()):
+            walk(node.get_child_at_index(i), depth + 1, headings, texts)
+
+    def find_document(node, depth=0):
+        if node is None or depth > 30:
+            return None
+        if node.get_role_name() == "document web":
+            return node
+        for i in range(node.get_child_count()):
+            found = find_document(node.get_child_at_index(i), depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    desktop = Atspi.get_desktop(0)
+    for i in range(desktop.get_child_count()):
+        app = desktop.get_child_at_index(i)
+        if app is None or app.get_process_id() != pid:
+            continue
+        doc = find_document(app)
+        if doc is None:
+            return None
+        headings, texts = [], []
+        walk(doc, 0, headings, texts)
+        return {"title": doc.get_name() or "", "headings": headings, "text": " ".join(texts)}
+    return None
+
+
+def wait_rendered(app, what, timeout, must_contain=None):
+    def ready():
+        app.require_alive()
+        r = rendered_text(app.pid)
+        if not r or not r["headings"] or len(r["text"]) < 40:
+            return None
+        if must_contain and must_contain not in (r["text"] + " " + " ".join(r["headings"])):
+            return None
+        return r
+
+    return wait_until(what, timeout, ready, interval=0.5)
+
+
+# ---------------------------------------------------------------- tray (StatusNotifierItem + DBusMenu)
+
+
+class Tray:
+    def __init__(self, bus, pid):
+        self.bus = bus
+        self.pid = pid
+        self.name, self.path = wait_until("the tray icon to register with the StatusNotifierWatcher", 30, self._find)
+
+    def _find(self):
+        watcher = self.bus.get_object("org.kde.StatusNotifierWatcher", "/StatusNotifierWatcher")
+        items = watcher.Get(
+            "org.kde.StatusNotifierWatcher", "RegisteredStatusNotifierItems",
+            dbus_interface=dbus.PROPERTIES_IFACE,
+        )
+        dbus_iface = dbus.Interface(
+            self.bus.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"), "org.freedesktop.DBus"
+        )
+        for item in items:
+            name, path = str(item).split("/", 1)
+            try:
+                if int(dbus_iface.GetConnectionUnixProcessID(name)) == self.pid:
+                    return name, "/" + path
+            except dbus.DBusException:
+                continue
+        return None
+
+    def props(self):
+        obj = self.bus.get_object(self.name, self.path)
+        return obj.GetAll("org.kde.StatusNotifierItem", dbus_interface=dbus.PROPERTIES_IFACE)
+
+    def _menu(self):
+        return self.bus.get_object(self.name, str(self.props()["Menu"]))
+
+    def rows(self):
+        """Flattened menu rows: dicts with id, label, enabled, type, toggle-type, toggle-state."""
+        _rev, root = self._menu().GetLayout(
+            0, -1, dbus.Array([], signature="s"), dbus_interface="com.canonical.dbusmenu"
+        )
+        out = []
+
+        def flatten(node):
+            node_id, props, children = node
+            p = {str(k): (v.real if isinstance(v, (dbus.Int32, dbus.Boolean)) else str(v)) for k, v in props.items()}
+            if node_id != 0:
+                out.append({
+                    "id": int(node_id),
+                    "label": p.get("label", ""),
+                    "enabled": bool(p.get("enabled", True)),
+                    "visible": bool(p.get("visible", True)),
+                    "type": p.get("type", "standard"),
+                    "toggle-type": p.get("toggle-type", ""),
+                    "toggle-state": p.get("toggle-state", None),
+                })
+            for child in children:
+                flatten(child)
+
+        flatten(root)
+        return [r for r in out if r["visible"]]
+
+    def row(self, label):
+        matches = [r for r in self.rows() if r["label"] == label]
+        return matches[0] if matches else None
+
+    def click(self, label):
+        row = self.row(label)
+        check(row is not None, f"tray menu has no row {label!r}: {self.labels()}")
+        self._menu().Event(
+            dbus.Int32(row["id"]), "clicked", dbus.Int32(0, variant_level=1),
+            dbus.UInt32(int(time.time())), dbus_interface="com.canonical.dbusmenu",
+        )
+
+    def labels(self):
+        return [r["label"] for r in self.rows() if r["type"] != "separator"]
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def main_scenario(args, env, bus):
+    port = int(env["SWITCHYARD_PORT"])
+    art = args.artifacts
+    autostart_dir = os.path.join(env["XDG_CONFIG_HOME"], "autostart")
+    app = App(args.app, env, os.path.join(art, "app-stderr.log"))
+    second = None
+    try:
+        log(f"started {args.app} (pid {app.pid}) on port {port}")
+
+        # 1. gateway
+        def up():
+            app.require_alive()
+            return health_ok(port)
+
+        wait_until(f"GET /health on port {port}", 90, up)
+        log("ok: gateway answers /health")
+
+        # 2. window, rendered dashboard, screenshot
+        wait_until(f"an X window titled {TITLE!r}", 30, lambda: app.require_alive() or x_windows(visible_only=True))
+        log(f"ok: X window {TITLE!r} is mapped")
+        page = wait_rendered(app, "the dashboard text to be rendered in the window", 60)
+        with open(os.path.join(art, "desktop-a11y.json"), "w") as f:
+            json.dump(page, f, indent=2)
+        log(f"ok: dashboard rendered: headings {page['headings'][:6]}")
+        time.sleep(1)  # let the last paint land before the screenshot
+        shot = os.path.join(art, "desktop.png")
+        colours, stddev = screenshot(shot)
+        check(colours >= 64 and stddev >= 0.05, f"screenshot looks blank: {colours} colours, stddev {stddev:.3f}")
+        log(f"ok: screenshot {shot}: {colours} colours, stddev {stddev:.3f}")
+
+        # 3. tray
+        tray = Tray(bus, app.pid)
+        props = tray.props()
+        log(f"ok: tray registered as {tray.name}{tray.path} (Id {props.get('Id')!s}, Status {props.get('Status')!s})")
+        labels = wait_until("the tray menu layout", 10, tray.labels)
+        status = f"Switchyard · running on 127.0.0.1:{port}"
+        for want in (status, "Providers", "No providers yet", "Open dashboard", "Start at login", "Quit"):
+            check(want in labels, f"tray menu lacks {want!r}: {labels}")
+        check(not tray.row(status)["enabled"], "the status row must be disabled")
+        check(tray.row("Start at login")["toggle-type"] == "checkmark", "'Start at login' is not a check item")
+        log(f"ok: tray menu {labels}")
+
+        provider = {
+            "name": "acme", "base_url": "http://127.0.0.1:9/v1", "format": "openai",
+            "api_key": "sk-desktop-test-0001", "models": ["m1", "m2"],
+        }
+        code, body = http(
+            "POST", f"http://127.0.0.1:{port}/api/providers", provider, {"X-Switchyard-Admin": "1"}
+        )
+        check(code == 201, f"POST /api/providers returned {code}: {body} (503 = keychain not unlocked in this session)")
+        row = wait_until(
+            "the provider row in the tray menu", 10,
+            lambda: next((r for r in tray.rows() if "acme" in r["label"] and "127.0.0.1:9" in r["label"]), None),
+        )
+        check(not row["enabled"], "provider rows must be disabled")
+        check("No providers yet" not in tray.labels(), "'No providers yet' is still shown")
+        with open(os.path.join(art, "tray-menu.json"), "w") as f:
+            json.dump(tray.rows(), f, indent=2, ensure_ascii=False)
+        log(f"ok: provider row {row['label'].strip()!r} appeared after POST /api/providers")
+
+        # 4. start at login
+        check(not glob.glob(os.path.join(autostart_dir, "*.desktop")), "autostart entry exists before the test")
+        check(tray.row("Start at login")["toggle-state"] == 0, "'Start at login' is checked at first start")
+        tray.click("Start at login")
+        entries = wait_until("an autostart .desktop file", 10, lambda: glob.glob(os.path.join(autostart_dir, "*.desktop")))
+        with open(entries[0]) as f:
+            desktop_entry = f.read()
+        check(args.app in desktop_entry and "--hidden" in desktop_entry,
+              f"autostart entry does not start {args.app} --hidden:\n{desktop_entry}")
+        wait_until("'Start at login' toggle-state 1", 5, lambda: tray.row("Start at login")["toggle-state"] == 1)
+        log(f"ok: 'Start at login' on: {entries[0]}")
+        tray.click("Start at login")
+        wait_until("the autostart file to be removed", 10, lambda: not glob.glob(os.path.join(autostart_dir, "*.desktop")))
+        wait_until("'Start at login' toggle-state 0", 5, lambda: tray.row("Start at login")["toggle-state"] == 0)
+        log("ok: 'Start at login' off: autostart file removed")
+
+        # 5. single instance
+        t = time.monotonic()
+        second = App(args.app, env, os.path.join(art, "app-second-launch.log"))
+        rc2 = second.wait_exit(20)
+        check(rc2 is not None, "the second launch is still running after 20 s")
+        check(" in use" not in second.output(), "the second launch tried to start its own gateway")
+        app.require_alive()
+        check(health_ok(port), "the first instance stopped answering after a second launch")
+        log(f"ok: second launch exited with code {rc2} after {time.monotonic() - t:.1f} s; first instance still serving")
+
+        # 6. close = hide
+        windows = x_windows(visible_only=True)
+        check(windows, "no visible window before closing")
+        for w in windows:
+            send_wm_delete(w)
+        wait_until("the window to be hidden after WM_DELETE_WINDOW", 10, lambda: not x_windows(visible_only=True))
+        time.sleep(1)
+        app.require_alive()
+        check(health_ok(port), "the gateway stopped answering after the window was closed")
+        log("ok: closing the window hid it; the gateway keeps answering")
+        tray.click("Open dashboard")
+        wait_until("the window to reappear after 'Open dashboard'", 10, lambda: x_windows(visible_only=True))
+        log("ok: 'Open dashboard' shows the window again")
+
+        # 7. quit
+        t = time.monotonic()
+        tray.click("Quit")
+        rc = app.wait_exit(15)
+        check(rc is not None, "the app did not exit within 15 s of 'Quit'")
+        check(rc == 0, f"the app exited with code {rc} after 'Quit' (want 0)")
+        wait_until(f"port {port} to stop answering", 5, lambda: port_closed(port))
+        log(f"ok: 'Quit' exited with code 0 after {time.monotonic() - t:.1f} s; port {port} closed")
+    except BaseException:
+        print(f"---- app stderr ({app.log_path}) ----\n{app.output()[-20000:]}\n---- end of app stderr ----", flush=True)
+        raise
+    finally:
+        app.stop()
+        if second is not None:
+            second.stop()
+
+
+def port_in_use_scenario(args, env, bus):
+    art = args.artifacts
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    env = dict(env, SWITCHYARD_PORT=str(port), SWITCHYARD_DATA_DIR=env["SWITCHYARD_DATA_DIR"] + "-port-in-use")
+    app = App(args.app, env, os.path.join(art, "app-port-in-use-stderr.log"))
+    try:
+        log(f"port-in-use: port {port} held by the test; started the app (pid {app.pid})")
+        wait_until("the port-in-use message on stderr", 60, lambda: app.require_alive() or f"{port}" in app.output() and "in use" in app.output())
+        log("ok: port-in-use message printed on stderr")
+        wait_until(f"an X window titled {TITLE!r}", 30, lambda: app.require_alive() or x_windows(visible_only=True))
+        page = wait_rendered(app, "the explanation page", 60, must_contain="not running")
+        log(f"ok: window shows {page['headings']}")
+        time.sleep(1)
+        colours, stddev = screenshot(os.path.join(art, "desktop-port-in-use.png"))
+        check(colours >= 16 and stddev >= 0.02, f"port-in-use screenshot looks blank: {colours} colours")
+        tray = Tray(bus, app.pid)
+        want = f"⚠ Port {port} in use — gateway not running"
+        labels = wait_until("the tray menu layout", 10, tray.labels)
+        check(labels and labels[0] == want, f"tray status row is {labels[:1]}, want {want!r}")
+        time.sleep(2)
+        app.require_alive()
+        log(f"ok: tray status row {want!r}; the app keeps running")
+        tray.click("Quit")
+        rc = app.wait_exit(15)
+        check(rc == 0, f"'Quit' in the port-in-use state exited with {rc} (want 0)")
+        log("ok: 'Quit' exits with code 0 in the port-in-use state")
+    except BaseException:
+        print(f"---- app stderr ({app.log_path}) ----\n{app.output()[-20000:]}\n---- end of app stderr ----", flush=True)
+        raise
+    finally:
+        app.stop()
+        blocker.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--app", required=True)
+    ap.add_argument("--artifacts", required=True)
+    args = ap.parse_args()
+    env = dict(os.environ)
+    for var in ("DISPLAY", "HOME", "XDG_CONFIG_HOME", "SWITCHYARD_PORT", "SWITCHYARD_DATA_DIR", "DBUS_SESSION_BUS_ADDRESS"):
+        check(env.get(var), f"{var} must be set (run this through tests/desktop/run.sh)")
+    env.setdefault("RUST_LOG", "info")
+    bus = dbus.SessionBus()
+    try:
+        main_scenario(args, env, bus)
+        port_in_use_scenario(args, env, bus)
+    except CheckFailed as e:
+        log(f"FAILED: {e}")
+        return 1
+    log("all desktop checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
