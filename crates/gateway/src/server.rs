@@ -98,7 +98,7 @@ pub async fn start_with_store(
     if status.can_store_secrets && status.persistent {
         tracing::info!(backend = %status.backend, "keychain probe passed: secrets persist");
     } else {
-        tracing::warn!(backend = %status.backend, detail = ?status.detail, "keychain is not persistent");
+        tracing::warn!(backend = %status.backend, "keychain is not usable or not persistent; see /api/health");
     }
     let providers = db.list_providers().map_err(|source| StartError::Storage {
         dir: config.data_dir.display().to_string(),
