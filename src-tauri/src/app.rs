@@ -7,9 +7,7 @@ use std::time::Duration;
 use switchyard_gateway::{Gateway, GatewayConfig, StartError};
 use tauri::menu::MenuEvent;
 use tauri::tray::TrayIconBuilder;
-use tauri::{
-    AppHandle, Manager, RunEvent, Url, WebviewUrl, WebviewWindowBuilder, WindowEvent,
-};
+use tauri::{AppHandle, Manager, RunEvent, Url, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use tauri_plugin_autostart::{MacosLauncher, ManagerExt};
 use tokio::sync::{watch, Notify};
 
@@ -98,7 +96,9 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
             let port = config.port;
             tauri::async_runtime::block_on(switchyard_gateway::start(config)).map_err(|e| {
                 let status = match &e {
-                    StartError::PortInUse { addr } => GatewayStatus::PortInUse { port: addr.port() },
+                    StartError::PortInUse { addr } => {
+                        GatewayStatus::PortInUse { port: addr.port() }
+                    }
                     _ => GatewayStatus::Failed {
                         message: e.to_string(),
                     },

@@ -102,5 +102,4 @@ impl TrayMenu {
         self.rows = rows;
         Ok(false)
     }
-
 }

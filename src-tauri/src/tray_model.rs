@@ -57,9 +57,14 @@ pub struct TrayState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowKind {
     /// A plain item; disabled items are informational.
-    Item { enabled: bool },
+    Item {
+        enabled: bool,
+    },
     /// A check item.
-    Check { enabled: bool, checked: bool },
+    Check {
+        enabled: bool,
+        checked: bool,
+    },
     Separator,
 }
 
@@ -158,7 +163,11 @@ pub fn tray_model(state: &TrayState) -> Vec<MenuRow> {
     rows.push(MenuRow::separator(ids::SEP_STATUS));
     rows.push(MenuRow::item(ids::PROVIDERS_HEADER, "Providers", false));
     if state.providers.is_empty() {
-        rows.push(MenuRow::item(ids::PROVIDERS_EMPTY, "No providers yet", false));
+        rows.push(MenuRow::item(
+            ids::PROVIDERS_EMPTY,
+            "No providers yet",
+            false,
+        ));
     }
     for p in &state.providers {
         rows.push(MenuRow::item(

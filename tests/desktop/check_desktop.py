@@ -347,7 +347,7 @@ def main_scenario(args, env, bus):
     port = int(env["SWITCHYARD_PORT"])
     art = args.artifacts
     autostart_dir = os.path.join(env["XDG_CONFIG_HOME"], "autostart")
-    app = App(args.app, env, os.path.join(art, "app-stderr.log"))
+    app = App(args.app, env, os.path.join(art, "desktop-app.log"))
     second = None
     try:
         log(f"started {args.app} (pid {app.pid}) on port {port}")
@@ -399,7 +399,7 @@ def main_scenario(args, env, bus):
         )
         check(not row["enabled"], "provider rows must be disabled")
         check("No providers yet" not in tray.labels(), "'No providers yet' is still shown")
-        with open(os.path.join(art, "tray-menu.json"), "w") as f:
+        with open(os.path.join(art, "desktop-tray-menu.json"), "w") as f:
             json.dump(tray.rows(), f, indent=2, ensure_ascii=False)
         log(f"ok: provider row {row['label'].strip()!r} appeared after POST /api/providers")
 
@@ -421,7 +421,7 @@ def main_scenario(args, env, bus):
 
         # 5. single instance
         t = time.monotonic()
-        second = App(args.app, env, os.path.join(art, "app-second-launch.log"))
+        second = App(args.app, env, os.path.join(art, "desktop-second-launch.log"))
         rc2 = second.wait_exit(20)
         check(rc2 is not None, "the second launch is still running after 20 s")
         check(" in use" not in second.output(), "the second launch tried to start its own gateway")
@@ -467,7 +467,7 @@ def port_in_use_scenario(args, env, bus):
     blocker.listen(1)
     port = blocker.getsockname()[1]
     env = dict(env, SWITCHYARD_PORT=str(port), SWITCHYARD_DATA_DIR=env["SWITCHYARD_DATA_DIR"] + "-port-in-use")
-    app = App(args.app, env, os.path.join(art, "app-port-in-use-stderr.log"))
+    app = App(args.app, env, os.path.join(art, "desktop-port-in-use-app.log"))
     try:
         log(f"port-in-use: port {port} held by the test; started the app (pid {app.pid})")
         wait_until("the port-in-use message on stderr", 60, lambda: app.require_alive() or f"{port}" in app.output() and "in use" in app.output())

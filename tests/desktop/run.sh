@@ -4,8 +4,9 @@
 #
 #   tests/desktop/run.sh APP_BINARY ARTIFACT_DIR
 #
-# ARTIFACT_DIR receives desktop.png (screenshot), desktop-port-in-use.png, the app's stderr logs,
-# the tray menu as JSON and the watcher log. Nothing is written to the real HOME or keyring.
+# ARTIFACT_DIR receives desktop.png (screenshot), desktop-port-in-use.png, the app's logs
+# (desktop-*.log), the tray menu and rendered page text as JSON; all names start with "desktop".
+# Nothing is written to the real HOME or keyring.
 # Needs: Xvfb, dbus-run-session, gnome-keyring-daemon, xdotool, ImageMagick, /usr/bin/python3 with
 # python3-dbus + python3-gi (Atspi) — see build-and-test.md §2.
 set -euo pipefail
@@ -26,20 +27,20 @@ if [ "${1:-}" = "--in-session" ]; then
   # Unlock a fresh keyring (XDG_DATA_HOME is a temp dir, so the password always matches).
   eval "$(printf 'ci' | gnome-keyring-daemon --unlock --components=secrets)"
   export GNOME_KEYRING_CONTROL
-  "$PY" "$HERE/sni_watcher.py" >"$ART/sni-watcher.log" 2>&1 &
+  "$PY" "$HERE/sni_watcher.py" >"$ART/desktop-sni-watcher.log" 2>&1 &
   WATCHER_PID=$!
   trap 'kill "$WATCHER_PID" 2>/dev/null || true; wait "$WATCHER_PID" 2>/dev/null || true' EXIT
   for _ in $(seq 1 50); do
-    grep -q '^watcher ready' "$ART/sni-watcher.log" 2>/dev/null && break
-    kill -0 "$WATCHER_PID" 2>/dev/null || die "sni_watcher.py exited: $(cat "$ART/sni-watcher.log")"
+    grep -q '^watcher ready' "$ART/desktop-sni-watcher.log" 2>/dev/null && break
+    kill -0 "$WATCHER_PID" 2>/dev/null || die "sni_watcher.py exited: $(cat "$ART/desktop-sni-watcher.log")"
     sleep 0.2
   done
-  grep -q '^watcher ready' "$ART/sni-watcher.log" || die "sni_watcher.py did not become ready in 10 s"
+  grep -q '^watcher ready' "$ART/desktop-sni-watcher.log" || die "sni_watcher.py did not become ready in 10 s"
   rc=0
   "$PY" "$HERE/check_desktop.py" --app "$APP" --artifacts "$ART" || rc=$?
   if [ "$rc" -ne 0 ]; then
     say "watcher log:"
-    sed 's/^/    /' "$ART/sni-watcher.log" >&2 || true
+    sed 's/^/    /' "$ART/desktop-sni-watcher.log" >&2 || true
   fi
   exit "$rc"
 fi
@@ -73,7 +74,7 @@ trap cleanup EXIT
 DISPLAY_NUM=""
 for n in $(seq 90 190); do
   [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] && continue
-  Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >"$ART/xvfb.log" 2>&1 &
+  Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >"$ART/desktop-xvfb.log" 2>&1 &
   XVFB_PID=$!
   for _ in $(seq 1 50); do
     [ -e "/tmp/.X11-unix/X$n" ] && break

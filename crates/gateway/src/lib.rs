@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod credentials;
+pub mod formats;
 pub mod proxy;
 pub mod server;
 pub mod storage;

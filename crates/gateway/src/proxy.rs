@@ -1,48 +1,94 @@
-//! Forwarding a client request to its upstream provider. Same format on both sides, so the body
-//! passes through with only `model` rewritten and the provider's key attached; the response body
-//! is streamed chunk by chunk as it arrives (never buffered).
+//! Forwarding a client request to its upstream provider.
+//!
+//! Same format on both sides: the body passes through with only `model` rewritten and the
+//! provider's key attached, and the response bytes are streamed as they arrive. Different formats:
+//! the request is decoded into the IR and encoded for the upstream; the response stream is
+//! translated event by event (each upstream event produces client bytes at once, nothing waits for
+//! the end).
 
 use crate::api::errors::ApiError;
 use crate::api::read_body;
+use crate::formats::{self, ir, sse::SseParser, Format, StreamDecoder, StreamEncoder};
 use crate::server::AppState;
 use crate::storage::Provider;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+use std::convert::Infallible;
 use std::sync::Arc;
 
 /// Largest upstream error body we read to translate it.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Largest non-stream upstream body we read to translate it.
+const RESPONSE_BODY_LIMIT: usize = 64 * 1024 * 1024;
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    forward(&state, Format::Chat, &headers, body)
+        .await
+        .unwrap_or_else(|e| e.render(Format::Chat))
+}
+
+pub async fn messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    forward(&state, Format::Messages, &headers, body)
+        .await
+        .unwrap_or_else(|e| e.render(Format::Messages))
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_request", msg)
+}
+
+async fn forward(
+    state: &AppState,
+    client: Format,
+    headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, state.config.max_body_bytes).await?;
-    let mut json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request("invalid_request", format!("request body is not valid JSON: {e}"))
-    })?;
-    let obj = json.as_object_mut().ok_or_else(|| {
-        ApiError::bad_request("invalid_request", "request body must be a JSON object")
-    })?;
+    let mut json: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let obj = json
+        .as_object_mut()
+        .ok_or_else(|| bad("request body must be a JSON object"))?;
     let model = match obj.get("model") {
-        Some(serde_json::Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
-        Some(serde_json::Value::String(_)) | None => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "missing required field `model` (use \"<provider>/<model>\")",
-            ))
+        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
+        Some(Value::String(_)) | None => {
+            return Err(bad("missing required field `model` (use \"<provider>/<model>\")"))
         }
-        Some(_) => {
-            return Err(ApiError::bad_request("invalid_request", "`model` must be a string"))
-        }
+        Some(_) => return Err(bad("`model` must be a string")),
     };
+    if obj.get("stream").is_some_and(|s| !s.is_boolean() && !s.is_null()) {
+        return Err(bad("`stream` must be a boolean"));
+    }
+    let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let providers = state.providers();
     let (provider, upstream_model) = resolve(&providers, &model)?;
-    obj.insert("model".into(), serde_json::Value::String(upstream_model.clone()));
-    let out = serde_json::to_vec(&json).map_err(|e| ApiError::internal(e.to_string()))?;
+    let upstream = Format::parse(&provider.format).ok_or_else(|| {
+        ApiError::internal(format!("provider {:?} has an unknown format {:?}", provider.name, provider.format))
+    })?;
+
+    let (out, include_usage) = if upstream == client {
+        obj.insert("model".into(), Value::String(upstream_model.clone()));
+        (json, false)
+    } else {
+        let mut req = formats::decode_request(client, &json).map_err(bad)?;
+        req.model = upstream_model.clone();
+        (formats::encode_request(upstream, &req), req.include_usage)
+    };
+    let out = serde_json::to_vec(&out).map_err(|e| ApiError::internal(e.to_string()))?;
 
     let key = match &provider.key_ref {
         Some(entry) => state.credentials.get(entry).await.map_err(|e| {
@@ -54,39 +100,104 @@ pub async fn chat_completions(
         })?,
         None => None,
     };
-    let url = format!("{}/chat/completions", provider.base_url.trim_end_matches('/'));
+    let url = format!("{}{}", provider.base_url.trim_end_matches('/'), upstream.upstream_path());
     let mut req = state
         .http
         .post(&url)
         .header(header::CONTENT_TYPE, "application/json")
         .body(out);
-    if let Some(key) = &key {
-        req = req.bearer_auth(key);
-    }
-    let upstream = req.send().await.map_err(|e| unreachable(&provider.name, &url, &e))?;
-    let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
-
+    req = match upstream {
+        Format::Chat => match &key {
+            Some(k) => req.bearer_auth(k),
+            None => req,
+        },
+        Format::Messages => {
+            let version = (client == Format::Messages)
+                .then(|| headers.get("anthropic-version").cloned())
+                .flatten()
+                .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+            let mut r = req.header("anthropic-version", version);
+            if client == Format::Messages {
+                if let Some(beta) = merged_beta(headers) {
+                    r = r.header("anthropic-beta", beta);
+                }
+            }
+            match &key {
+                Some(k) => r.header("x-api-key", k),
+                None => r,
+            }
+        }
+    };
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| unreachable(&provider.name, &url, &e))?;
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
     if !status.is_success() {
-        return Ok(upstream_error(&provider.name, status, content_type, upstream).await);
+        return Ok(upstream_error(&provider.name, status, content_type, resp, client, upstream).await);
     }
-
     let is_sse = content_type
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let provider_name = provider.name.clone();
-    let stream = upstream.bytes_stream().map(move |chunk| match chunk {
+
+    let mut response = if upstream == client {
+        passthrough(resp, is_sse, client, provider.name.clone(), status, content_type)
+    } else if is_sse || stream {
+        let translator = Translator {
+            parser: SseParser::default(),
+            decoder: formats::stream_decoder(upstream),
+            encoder: formats::stream_encoder(client, &upstream_model, include_usage),
+            finished: false,
+        };
+        sse_response(translate(resp.bytes_stream(), translator, provider.name.clone()))
+    } else {
+        let body = read_limited(resp, RESPONSE_BODY_LIMIT).await.map_err(|e| {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", format!("reading the answer of provider {:?} failed: {e}", provider.name))
+        })?;
+        let parsed: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", format!("provider {:?} answered with invalid JSON: {e}", provider.name))
+        })?;
+        let ir = formats::decode_response(upstream, &parsed).map_err(|e| {
+            ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", format!("provider {:?} answered something unexpected: {e}", provider.name))
+        })?;
+        (StatusCode::OK, axum::Json(formats::encode_response(client, &ir))).into_response()
+    };
+    diagnostics(response.headers_mut(), &provider.name, &upstream_model);
+    Ok(response)
+}
+
+/// `anthropic-beta` values from all case variants, de-duplicated into one header.
+fn merged_beta(headers: &HeaderMap) -> Option<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for v in headers.get_all("anthropic-beta") {
+        for part in v.to_str().unwrap_or("").split(',') {
+            let p = part.trim();
+            if !p.is_empty() && !seen.iter().any(|s| s.eq_ignore_ascii_case(p)) {
+                seen.push(p.to_string());
+            }
+        }
+    }
+    (!seen.is_empty()).then(|| seen.join(","))
+}
+
+fn passthrough(
+    resp: reqwest::Response,
+    is_sse: bool,
+    client: Format,
+    provider: String,
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+) -> Response {
+    let stream = resp.bytes_stream().map(move |chunk| match chunk {
         Ok(bytes) => Ok(bytes),
         Err(e) if is_sse => {
             // The stream broke after it started: tell the client in its own format, then end.
-            tracing::warn!(provider = %provider_name, "upstream stream broke: {e}");
-            let err = ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                format!("the stream from provider {provider_name:?} broke: {}", chain(&e)),
-            );
-            Ok(bytes::Bytes::from(format!("data: {}\n\n", err.body())))
+            tracing::warn!(provider = %provider, "upstream stream broke: {e}");
+            let msg = format!("the stream from provider {provider:?} broke: {}", chain(&e));
+            let mut enc = formats::stream_encoder(client, "", false);
+            Ok(Bytes::from(enc.encode(&ir::Event::Error { status: 502, message: msg })))
         }
         Err(e) => Err(e),
     });
@@ -100,8 +211,97 @@ pub async fn chat_completions(
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     }
-    diagnostics(h, &provider.name, &upstream_model);
-    Ok(resp)
+    resp
+}
+
+/// Upstream SSE → client SSE, one event at a time.
+struct Translator {
+    parser: SseParser,
+    decoder: Box<dyn StreamDecoder>,
+    encoder: Box<dyn StreamEncoder>,
+    finished: bool,
+}
+
+impl Translator {
+    fn events(&mut self, events: Vec<formats::sse::SseEvent>) -> String {
+        let mut out = String::new();
+        for ev in events {
+            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
+                if self.finished {
+                    break;
+                }
+                if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
+                    self.finished = true;
+                }
+                out += &self.encoder.encode(&e);
+            }
+        }
+        out
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> String {
+        let events = self.parser.feed(bytes);
+        self.events(events)
+    }
+
+    /// The upstream closed the connection.
+    fn end(&mut self, provider: &str) -> String {
+        let mut out = String::new();
+        if let Some(ev) = self.parser.finish() {
+            out += &self.events(vec![ev]);
+        }
+        if !self.finished {
+            // A cut stream must not look like a clean finish (formats.md #21).
+            out += &self.fail(format!("the stream from provider {provider:?} ended before it was complete"));
+        }
+        out
+    }
+
+    fn fail(&mut self, message: String) -> String {
+        if self.finished {
+            return String::new();
+        }
+        self.finished = true;
+        self.encoder.encode(&ir::Event::Error { status: 502, message })
+    }
+}
+
+fn translate(
+    upstream: impl Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
+    translator: Translator,
+    provider: String,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    futures_util::stream::unfold(Some((upstream, translator, provider)), |st| async move {
+        let (mut up, mut tr, provider) = st?;
+        loop {
+            match up.next().await {
+                Some(Ok(bytes)) => {
+                    let out = tr.feed(&bytes);
+                    if !out.is_empty() {
+                        return Some((Ok(Bytes::from(out)), Some((up, tr, provider))));
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(provider = %provider, "upstream stream broke: {e}");
+                    let out = tr.fail(format!("the stream from provider {provider:?} broke: {}", chain(&e)));
+                    return Some((Ok(Bytes::from(out)), None));
+                }
+                None => {
+                    let out = tr.end(&provider);
+                    return (!out.is_empty()).then(|| (Ok(Bytes::from(out)), None));
+                }
+            }
+        }
+    })
+}
+
+fn sse_response(stream: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static) -> Response {
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
 }
 
 fn diagnostics(h: &mut HeaderMap, provider: &str, model: &str) {
@@ -119,10 +319,7 @@ pub fn resolve<'a>(providers: &'a [Provider], model: &str) -> Result<(&'a Provid
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some(p) = providers.iter().find(|p| p.name == prefix) {
             if rest.is_empty() {
-                return Err(ApiError::bad_request(
-                    "invalid_request",
-                    format!("model {model:?} names provider {prefix:?} but no model after the '/'"),
-                ));
+                return Err(bad(format!("model {model:?} names provider {prefix:?} but no model after the '/'")));
             }
             return Ok((p, rest.to_string()));
         }
@@ -149,10 +346,7 @@ pub fn resolve<'a>(providers: &'a [Provider], model: &str) -> Result<(&'a Provid
             } else {
                 format!("available: {}", known.join(", "))
             };
-            Err(ApiError::not_found(
-                "model_not_found",
-                format!("unknown model {model:?}: {hint}"),
-            ))
+            Err(ApiError::not_found("model_not_found", format!("unknown model {model:?}: {hint}")))
         }
         many => Err(ApiError::bad_request(
             "ambiguous_model",
@@ -185,34 +379,37 @@ fn unreachable(provider: &str, url: &str, e: &reqwest::Error) -> ApiError {
     } else {
         (StatusCode::BAD_GATEWAY, "upstream_error")
     };
-    ApiError::new(
-        status,
-        code,
-        format!("could not reach provider {provider:?} at {url}: {}", chain(e)),
-    )
+    ApiError::new(status, code, format!("could not reach provider {provider:?} at {url}: {}", chain(e)))
 }
 
-/// An upstream error. Same protocol as the client, so an OpenAI error body passes through with
-/// its status; anything else (HTML from a proxy, plain text) is wrapped into OpenAI error JSON.
+async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| chain(&e))?;
+        body.extend_from_slice(&chunk);
+        if body.len() >= limit {
+            body.truncate(limit);
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// An upstream error. Same protocol as the client: a JSON error body passes through with its
+/// status. Otherwise the upstream's message is kept and rendered in the client's error format.
 async fn upstream_error(
     provider: &str,
     status: StatusCode,
     content_type: Option<HeaderValue>,
     upstream: reqwest::Response,
+    client: Format,
+    upstream_format: Format,
 ) -> Response {
-    let mut body = Vec::new();
-    let mut stream = upstream.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= ERROR_BODY_LIMIT {
-            body.truncate(ERROR_BODY_LIMIT);
-            break;
-        }
-    }
-    let is_openai_error = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .is_some_and(|v| v.get("error").is_some_and(|e| e.is_object()));
-    if is_openai_error {
+    let body = read_limited(upstream, ERROR_BODY_LIMIT).await.unwrap_or_default();
+    let parsed = serde_json::from_slice::<Value>(&body).ok();
+    let message = parsed.as_ref().and_then(formats::error_message);
+    if client == upstream_format && message.is_some() {
         let mut resp = Response::new(Body::from(body));
         *resp.status_mut() = status;
         resp.headers_mut().insert(
@@ -221,14 +418,11 @@ async fn upstream_error(
         );
         return resp;
     }
-    let text = String::from_utf8_lossy(&body);
-    let snippet: String = text.trim().chars().take(300).collect();
-    ApiError::new(
-        status,
-        "upstream_error",
-        format!("provider {provider:?} answered {status}: {snippet}"),
-    )
-    .into_response()
+    let detail = message.unwrap_or_else(|| {
+        String::from_utf8_lossy(&body).trim().chars().take(300).collect()
+    });
+    ApiError::new(status, "upstream_error", format!("provider {provider:?} answered {status}: {detail}"))
+        .render(client)
 }
 
 #[cfg(test)]
@@ -265,5 +459,13 @@ mod tests {
         assert_eq!(e.status.as_u16(), 400);
         let e = resolve(&[], "gpt-4o").unwrap_err();
         assert!(e.message.contains("no providers are configured"));
+    }
+
+    #[test]
+    fn beta_headers_are_merged_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.append("anthropic-beta", HeaderValue::from_static("a-1,b-2"));
+        h.append("Anthropic-Beta", HeaderValue::from_static("B-2, c-3"));
+        assert_eq!(merged_beta(&h).as_deref(), Some("a-1,b-2,c-3"));
     }
 }

@@ -2,12 +2,21 @@
 //! format (JSON and SSE). Tests and benchmarks point the gateway at it and then ask it what exactly
 //! it received (`GET /_mock/requests`).
 //!
+//! It speaks OpenAI Chat Completions (`/v1/chat/completions`, module [`chat`]) and Anthropic
+//! Messages (`/v1/messages`, module [`messages`]), JSON and SSE. With `tools` in the request and no
+//! tool result in the last turn it calls the first tool with `{"city":"Paris"}` (arguments streamed
+//! in fragments); with a tool result it answers `Tool said: <result>`; with thinking/reasoning
+//! requested it thinks first.
+//!
 //! Behaviour is chosen per request by the model name, so a test needs no side channel:
 //! - `error-<status>`: answer that status with an OpenAI error body
 //! - `html-<status>`: answer that status with an HTML page (like a broken proxy)
 //! - `cut-stream`: stream two chunks, then drop the connection
 //! - `drip-<ms>`: stream with that delay before each chunk (overrides the server default)
 //! - anything else: a normal answer `"Hello from mock-upstream! You said: <last user text>"`.
+
+mod chat;
+mod messages;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -102,7 +111,8 @@ pub async fn start(config: MockConfig, port: u16) -> std::io::Result<MockUpstrea
 
 fn router(shared: Shared) -> Router {
     Router::new()
-        .route("/v1/chat/completions", post(chat))
+        .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/messages", post(messages::handle))
         .route("/v1/models", get(models))
         .route("/_mock/requests", get(requests).delete(clear))
         .with_state(shared)
@@ -124,101 +134,66 @@ async fn models() -> Json<Value> {
     ]}))
 }
 
-fn openai_error(status: StatusCode, message: &str, code: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}})),
-    )
-        .into_response()
+/// What a request asks the mock to do, from its model name.
+pub(crate) enum Behaviour {
+    Answer { drip: Duration, cut: bool },
+    Error(StatusCode),
+    Html(StatusCode),
 }
 
-fn last_user_text(body: &Value) -> String {
-    body.get("messages")
-        .and_then(Value::as_array)
-        .and_then(|m| m.iter().rev().find(|m| m.get("role") == Some(&json!("user"))))
-        .and_then(|m| m.get("content"))
-        .map(|c| match c {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .unwrap_or_default()
-}
-
-/// Splits `text` into `n` roughly equal pieces on char boundaries.
-fn split(text: &str, n: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let n = n.max(1).min(chars.len().max(1));
-    let size = chars.len().div_ceil(n).max(1);
-    chars.chunks(size).map(|c| c.iter().collect()).collect()
-}
-
-async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let parsed: Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    let index = {
-        let mut log = s.log.lock().unwrap();
-        log.push(RecordedRequest {
-            method: "POST".into(),
-            path: "/v1/chat/completions".into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
-                .collect(),
-            body: parsed.clone(),
-            received_at_ms: now_ms(),
-            sent_chunks_at_ms: Vec::new(),
-        });
-        log.len() - 1
-    };
-    if let Some(key) = &s.config.require_key {
-        let got = headers.get("authorization").and_then(|v| v.to_str().ok());
-        if got != Some(format!("Bearer {key}").as_str()) {
-            return openai_error(StatusCode::UNAUTHORIZED, "Incorrect API key provided.", "invalid_api_key");
-        }
-    }
-    let Value::Object(_) = parsed else {
-        return openai_error(StatusCode::BAD_REQUEST, "We could not parse the JSON body of your request.", "invalid_json");
-    };
-    let model = parsed.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+pub(crate) fn behaviour(model: &str, default_drip: Duration) -> Behaviour {
     if let Some(code) = model.strip_prefix("error-").and_then(|c| c.parse::<u16>().ok()) {
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return openai_error(status, &format!("mock upstream failure {code}"), "mock_error");
+        return Behaviour::Error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
     if let Some(code) = model.strip_prefix("html-").and_then(|c| c.parse::<u16>().ok()) {
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
-        return (status, [("content-type", "text/html")], "<html><body><h1>Bad Gateway</h1></body></html>").into_response();
-    }
-    let text = format!("Hello from mock-upstream! You said: {}", last_user_text(&parsed));
-    let stream = parsed.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let created = (now_ms() / 1000) as u64;
-    let id = format!("chatcmpl-mock{index}");
-    if !stream {
-        return Json(json!({
-            "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}
-        }))
-        .into_response();
+        return Behaviour::Html(StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY));
     }
     let drip = model
         .strip_prefix("drip-")
         .and_then(|d| d.parse::<u64>().ok())
         .map(Duration::from_millis)
-        .unwrap_or(s.config.drip);
-    let cut = model == "cut-stream";
-    let chunk = |delta: Value, finish: Value| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
-    for piece in split(&text, s.config.chunks) {
-        events.push(chunk(json!({"content": piece}), Value::Null));
+        .unwrap_or(default_drip);
+    Behaviour::Answer { drip, cut: model == "cut-stream" }
+}
+
+pub(crate) fn html(status: StatusCode) -> Response {
+    (status, [("content-type", "text/html")], "<html><body><h1>Bad Gateway</h1></body></html>").into_response()
+}
+
+/// Records a request; returns its index in the log.
+pub(crate) fn record(s: &Shared, path: &str, headers: &HeaderMap, body: &Value) -> usize {
+    let mut log = s.log.lock().unwrap();
+    log.push(RecordedRequest {
+        method: "POST".into(),
+        path: path.into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
+            .collect(),
+        body: body.clone(),
+        received_at_ms: now_ms(),
+        sent_chunks_at_ms: Vec::new(),
+    });
+    log.len() - 1
+}
+
+/// What the answer says: a tool call, a reply to a tool result, or an echo of the user's text.
+pub(crate) enum Reply {
+    Text(String),
+    ToolCall { name: String, arguments: Vec<String> },
+}
+
+pub(crate) fn reply(last_user_text: String, tool_result: Option<String>, first_tool: Option<String>) -> Reply {
+    match (tool_result, first_tool) {
+        (Some(result), _) => Reply::Text(format!("Tool said: {result}")),
+        (None, Some(name)) => Reply::ToolCall { name, arguments: vec!["{\"city\":".into(), "\"Paris\"}".into()] },
+        (None, None) => Reply::Text(format!("Hello from mock-upstream! You said: {last_user_text}")),
     }
-    let mut last = chunk(json!({}), json!("stop"));
-    last["usage"] = json!({"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21});
-    events.push(last);
-    let mut frames: Vec<String> = events.iter().map(|e| format!("data: {e}\n\n")).collect();
-    frames.push("data: [DONE]\n\n".into());
+}
+
+/// Streams SSE frames with the drip delay, recording when each leaves; `cut` drops the
+/// connection after two frames.
+pub(crate) fn sse(s: &Shared, index: usize, frames: Vec<String>, drip: Duration, cut: bool) -> Response {
     let log = s.log.clone();
     let body = futures_util::stream::unfold(0usize, move |i| {
         let frames = frames.clone();
@@ -228,7 +203,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
                 return None;
             }
             if cut && i == 2 {
-                // Give the first chunks time to leave, like a connection dropping mid-answer.
+                // Give the first frames time to leave, like a connection dropping mid-answer.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 return Some((Err(std::io::Error::other("mock cut the stream")), usize::MAX));
             }
@@ -244,6 +219,28 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         .header("cache-control", "no-cache")
         .body(Body::from_stream(body))
         .expect("valid response")
+}
+
+/// Splits `text` into `n` roughly equal pieces on char boundaries.
+pub(crate) fn split(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let n = n.max(1).min(chars.len().max(1));
+    let size = chars.len().div_ceil(n).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+pub(crate) fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .map(|p| match p.get("text").and_then(Value::as_str) {
+                Some(t) => t.to_string(),
+                None => p.get("content").map(text_of).unwrap_or_default(),
+            })
+            .collect(),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]

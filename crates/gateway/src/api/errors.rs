@@ -60,6 +60,21 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The error in the client's own protocol (api-surface.md §8).
+    pub fn render(&self, client: crate::formats::Format) -> Response {
+        use crate::formats::Format;
+        let body = match client {
+            Format::Chat => self.body(),
+            Format::Messages => serde_json::json!({"type": "error", "error": {
+                "type": crate::formats::messages::error_type(self.status.as_u16()),
+                "message": self.message,
+            }}),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body())).into_response()

@@ -1,0 +1,659 @@
+//! OpenAI Chat Completions codec.
+
+use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, Usage};
+use super::sse::frame;
+use super::{StreamDecoder, StreamEncoder};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+// ---------- requests ----------
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+fn content_parts(content: &Value) -> Result<Vec<Part>, String> {
+    match content {
+        Value::Null => Ok(vec![]),
+        Value::String(s) => Ok(vec![Part::Text(s.clone())]),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|it| match it.get("type").and_then(Value::as_str) {
+                Some("text") | Some("input_text") => it
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .map(|t| Ok(Part::Text(t.into()))),
+                Some("image_url") => {
+                    let url = it
+                        .get("image_url")
+                        .and_then(|u| u.get("url").or(Some(u)))
+                        .and_then(Value::as_str)?;
+                    Some(Ok(Part::Image(image_from_url(url))))
+                }
+                Some(other) => Some(Err(format!("content part type {other:?} is not supported"))),
+                None => None,
+            })
+            .collect(),
+        _ => Err("message content must be a string or an array of parts".into()),
+    }
+}
+
+fn image_from_url(url: &str) -> Image {
+    if let Some(rest) = url.strip_prefix("data:") {
+        if let Some((meta, data)) = rest.split_once(',') {
+            let media_type = meta.trim_end_matches(";base64").to_string();
+            return Image::Base64 {
+                media_type,
+                data: data.to_string(),
+            };
+        }
+    }
+    Image::Url(url.into())
+}
+
+/// Appends parts to the last message when it has the same role (formats need alternation).
+fn push(messages: &mut Vec<Message>, role: Role, parts: Vec<Part>) {
+    match messages.last_mut() {
+        Some(last) if last.role == role => last.parts.extend(parts),
+        _ => messages.push(Message { role, parts }),
+    }
+}
+
+pub fn decode_request(body: &Value) -> Result<Request, String> {
+    let obj = body.as_object().ok_or("request body must be a JSON object")?;
+    let mut req = Request {
+        model: obj.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+        stream: obj.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        ..Default::default()
+    };
+    let msgs = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or("missing required field `messages` (an array)")?;
+    for m in msgs {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        let content = m.get("content").unwrap_or(&Value::Null);
+        match role {
+            "system" | "developer" => req.system.push(text_of(content)),
+            "user" => push(&mut req.messages, Role::User, content_parts(content)?),
+            "assistant" => {
+                let mut parts = Vec::new();
+                if let Some(r) = m.get("reasoning_content").and_then(Value::as_str) {
+                    if !r.is_empty() {
+                        parts.push(Part::Thinking {
+                            text: r.into(),
+                            signature: None,
+                        });
+                    }
+                }
+                parts.extend(content_parts(content)?);
+                for (i, tc) in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let f = tc.get("function").unwrap_or(&Value::Null);
+                    let name = f.get("name").and_then(Value::as_str).unwrap_or("").trim();
+                    if name.is_empty() {
+                        continue; // blank names cause tool loops upstream
+                    }
+                    parts.push(Part::ToolCall {
+                        id: id_string(tc.get("id")).unwrap_or_else(|| format!("call_{i}")),
+                        name: name.into(),
+                        arguments: match f.get("arguments") {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(v @ Value::Object(_)) => v.to_string(),
+                            _ => "{}".into(),
+                        },
+                    });
+                }
+                push(&mut req.messages, Role::Assistant, parts);
+            }
+            "tool" | "function" => {
+                let call_id = id_string(m.get("tool_call_id")).unwrap_or_default();
+                push(
+                    &mut req.messages,
+                    Role::User,
+                    vec![Part::ToolResult {
+                        call_id,
+                        content: content_parts(content)?,
+                        is_error: false,
+                    }],
+                );
+            }
+            other => return Err(format!("message role {other:?} is not supported")),
+        }
+    }
+    for t in obj.get("tools").and_then(Value::as_array).into_iter().flatten() {
+        let f = t.get("function").unwrap_or(t);
+        let Some(name) = f.get("name").and_then(Value::as_str) else { continue };
+        req.tools.push(ir::Tool {
+            name: name.into(),
+            description: f.get("description").and_then(Value::as_str).map(Into::into),
+            parameters: f.get("parameters").cloned().unwrap_or(json!({"type": "object"})),
+        });
+    }
+    req.tool_choice = match obj.get("tool_choice") {
+        Some(Value::String(s)) => match s.as_str() {
+            "none" => Some(ir::ToolChoice::None),
+            "required" => Some(ir::ToolChoice::Required),
+            _ => Some(ir::ToolChoice::Auto),
+        },
+        Some(v @ Value::Object(_)) => v
+            .pointer("/function/name")
+            .and_then(Value::as_str)
+            .map(|n| ir::ToolChoice::Tool(n.into())),
+        _ => None,
+    };
+    req.parallel_tool_calls = obj.get("parallel_tool_calls").and_then(Value::as_bool);
+    req.max_tokens = obj
+        .get("max_completion_tokens")
+        .or(obj.get("max_tokens"))
+        .and_then(Value::as_u64);
+    req.temperature = obj.get("temperature").and_then(Value::as_f64);
+    req.top_p = obj.get("top_p").and_then(Value::as_f64);
+    req.stop = match obj.get("stop") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(Into::into).collect(),
+        _ => vec![],
+    };
+    req.reasoning = obj
+        .get("reasoning_effort")
+        .and_then(Value::as_str)
+        .map(|e| ir::Reasoning::Effort(e.into()));
+    req.include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    req.user = obj.get("user").and_then(Value::as_str).map(Into::into);
+    if obj.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+        return Err("n > 1 is not supported when translating to another API format".into());
+    }
+    Ok(req)
+}
+
+fn id_string(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn image_url(img: &Image) -> String {
+    match img {
+        Image::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+        Image::Url(u) => u.clone(),
+    }
+}
+
+fn parts_content(parts: &[Part]) -> Value {
+    let only_text = parts.iter().all(|p| matches!(p, Part::Text(_)));
+    if only_text {
+        return Value::String(
+            parts
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+    Value::Array(
+        parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(json!({"type": "text", "text": t})),
+                Part::Image(i) => Some(json!({"type": "image_url", "image_url": {"url": image_url(i)}})),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+pub fn encode_request(req: &Request) -> Value {
+    let mut messages = Vec::new();
+    if !req.system.is_empty() {
+        messages.push(json!({"role": "system", "content": req.system.join("\n\n")}));
+    }
+    for m in &req.messages {
+        match m.role {
+            Role::User => {
+                // Tool results become `tool` messages, placed before the user's own content.
+                let mut rest = Vec::new();
+                for p in &m.parts {
+                    match p {
+                        Part::ToolResult { call_id, content, .. } => messages.push(json!({
+                            "role": "tool", "tool_call_id": call_id,
+                            "content": text_of(&parts_content(content)),
+                        })),
+                        Part::Thinking { .. } | Part::ToolCall { .. } => {}
+                        other => rest.push(other.clone()),
+                    }
+                }
+                if !rest.is_empty() {
+                    messages.push(json!({"role": "user", "content": parts_content(&rest)}));
+                }
+            }
+            Role::Assistant => {
+                let text: String = m
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::Text(t) => Some(t.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let calls: Vec<Value> = m
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::ToolCall { id, name, arguments } => Some(json!({
+                            "id": id, "type": "function",
+                            "function": {"name": name, "arguments": arguments},
+                        })),
+                        _ => None,
+                    })
+                    .collect();
+                let mut msg = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) }});
+                if !calls.is_empty() {
+                    msg["tool_calls"] = Value::Array(calls);
+                }
+                messages.push(msg);
+            }
+        }
+    }
+    let mut out = Map::new();
+    out.insert("model".into(), json!(req.model));
+    out.insert("messages".into(), Value::Array(messages));
+    if let Some(n) = req.max_tokens {
+        out.insert("max_tokens".into(), json!(n));
+    }
+    if let Some(t) = req.temperature {
+        out.insert("temperature".into(), json!(t));
+    }
+    if let Some(t) = req.top_p {
+        out.insert("top_p".into(), json!(t));
+    }
+    if !req.stop.is_empty() {
+        out.insert("stop".into(), json!(req.stop));
+    }
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                let mut f = json!({"name": t.name, "parameters": t.parameters});
+                if let Some(d) = &t.description {
+                    f["description"] = json!(d);
+                }
+                json!({"type": "function", "function": f})
+            })
+            .collect();
+        out.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(tc) = &req.tool_choice {
+        out.insert(
+            "tool_choice".into(),
+            match tc {
+                ir::ToolChoice::Auto => json!("auto"),
+                ir::ToolChoice::None => json!("none"),
+                ir::ToolChoice::Required => json!("required"),
+                ir::ToolChoice::Tool(n) => json!({"type": "function", "function": {"name": n}}),
+            },
+        );
+    }
+    if let Some(p) = req.parallel_tool_calls {
+        out.insert("parallel_tool_calls".into(), json!(p));
+    }
+    if let Some(e) = req.reasoning.as_ref().and_then(ir::Reasoning::effort) {
+        out.insert("reasoning_effort".into(), json!(e));
+    }
+    if let Some(u) = &req.user {
+        out.insert("user".into(), json!(u));
+    }
+    out.insert("stream".into(), json!(req.stream));
+    if req.stream {
+        // Always ask for usage; the encoder drops the chunk if the client did not ask.
+        out.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    Value::Object(out)
+}
+
+// ---------- responses ----------
+
+pub fn finish_str(f: FinishReason) -> &'static str {
+    match f {
+        FinishReason::Stop => "stop",
+        FinishReason::Length => "length",
+        FinishReason::ToolCalls => "tool_calls",
+        FinishReason::ContentFilter => "content_filter",
+    }
+}
+
+fn finish_of(s: &str) -> FinishReason {
+    match s {
+        "length" => FinishReason::Length,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        "content_filter" => FinishReason::ContentFilter,
+        _ => FinishReason::Stop,
+    }
+}
+
+fn usage_of(u: &Value) -> Usage {
+    let prompt = u.get("prompt_tokens").and_then(Value::as_u64);
+    let cached = u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64);
+    Usage {
+        input: prompt.map(|p| p.saturating_sub(cached.unwrap_or(0))),
+        output: u.get("completion_tokens").and_then(Value::as_u64),
+        cache_read: cached,
+        cache_write: None,
+        reasoning: u
+            .pointer("/completion_tokens_details/reasoning_tokens")
+            .and_then(Value::as_u64),
+    }
+}
+
+fn usage_json(u: &Usage) -> Value {
+    let prompt = u.total_input();
+    let completion = u.output.unwrap_or(0);
+    let mut v = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
+    if let Some(c) = u.cache_read {
+        v["prompt_tokens_details"] = json!({"cached_tokens": c});
+    }
+    if let Some(r) = u.reasoning {
+        v["completion_tokens_details"] = json!({"reasoning_tokens": r});
+    }
+    v
+}
+
+pub fn decode_response(body: &Value) -> Result<ir::Response, String> {
+    let choice = body
+        .pointer("/choices/0")
+        .ok_or("upstream response has no choices")?;
+    let msg = choice.get("message").unwrap_or(&Value::Null);
+    let mut parts = Vec::new();
+    if let Some(r) = msg.get("reasoning_content").and_then(Value::as_str) {
+        if !r.is_empty() {
+            parts.push(Part::Thinking {
+                text: r.into(),
+                signature: None,
+            });
+        }
+    }
+    let text = text_of(msg.get("content").unwrap_or(&Value::Null));
+    if !text.is_empty() {
+        parts.push(Part::Text(text));
+    }
+    for tc in msg.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        let f = tc.get("function").unwrap_or(&Value::Null);
+        parts.push(Part::ToolCall {
+            id: id_string(tc.get("id")).unwrap_or_else(|| ir::new_id("call_")),
+            name: f.get("name").and_then(Value::as_str).unwrap_or_default().into(),
+            arguments: f.get("arguments").and_then(Value::as_str).unwrap_or("{}").into(),
+        });
+    }
+    Ok(ir::Response {
+        id: body.get("id").and_then(Value::as_str).unwrap_or_default().into(),
+        model: body.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+        parts,
+        finish: choice.get("finish_reason").and_then(Value::as_str).map(finish_of),
+        usage: body.get("usage").map(usage_of).unwrap_or_default(),
+    })
+}
+
+pub fn encode_response(r: &ir::Response) -> Value {
+    let text: String = r
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    let reasoning: String = r
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::Thinking { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let calls: Vec<Value> = r
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::ToolCall { id, name, arguments } => Some(json!({
+                "id": id, "type": "function", "function": {"name": name, "arguments": arguments}
+            })),
+            _ => None,
+        })
+        .collect();
+    let mut message = json!({"role": "assistant", "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) }});
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = json!(reasoning);
+    }
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
+    }
+    let finish = r.finish.unwrap_or(FinishReason::Stop);
+    json!({
+        "id": chat_id(&r.id), "object": "chat.completion", "created": now_secs(), "model": r.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_str(finish)}],
+        "usage": usage_json(&r.usage),
+    })
+}
+
+fn chat_id(id: &str) -> String {
+    if id.starts_with("chatcmpl-") {
+        id.into()
+    } else {
+        format!("chatcmpl-{id}")
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+// ---------- streams ----------
+
+/// Chat SSE (upstream) → IR events.
+#[derive(Default)]
+pub struct ChatStreamDecoder {
+    started: bool,
+    /// Chat tool-call `index` → (our ordinal, upstream id).
+    tools: HashMap<u64, (usize, String)>,
+    next_tool: usize,
+    finish: Option<FinishReason>,
+    done: bool,
+}
+
+impl StreamDecoder for ChatStreamDecoder {
+    fn event(&mut self, _name: Option<&str>, data: &str) -> Vec<Event> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            if self.done {
+                return vec![]; // a duplicate [DONE] is tolerated
+            }
+            self.done = true;
+            let f = self.finish.unwrap_or(if self.next_tool > 0 {
+                FinishReason::ToolCalls
+            } else {
+                FinishReason::Stop
+            });
+            return vec![Event::Finish(f)];
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+            return vec![]; // non-JSON lines are tolerated
+        };
+        let mut out = Vec::new();
+        if let Some(err) = chunk.get("error") {
+            out.push(Event::Error {
+                status: 502,
+                message: super::error_message(&chunk).unwrap_or_else(|| err.to_string()),
+            });
+            return out;
+        }
+        if !self.started {
+            self.started = true;
+            out.push(Event::Start {
+                id: chunk.get("id").and_then(Value::as_str).unwrap_or_default().into(),
+                model: chunk.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+            });
+        }
+        if let Some(choice) = chunk.pointer("/choices/0") {
+            let delta = choice.get("delta").unwrap_or(&Value::Null);
+            for key in ["reasoning_content", "reasoning"] {
+                if let Some(r) = delta.get(key).and_then(Value::as_str) {
+                    if !r.is_empty() {
+                        out.push(Event::ThinkingDelta(r.into()));
+                    }
+                }
+            }
+            if let Some(t) = delta.get("content").and_then(Value::as_str) {
+                if !t.is_empty() {
+                    out.push(Event::TextDelta(t.into()));
+                }
+            }
+            for tc in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                let idx = tc.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let id = id_string(tc.get("id"));
+                let name = tc.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
+                let is_new = match (self.tools.get(&idx), &id) {
+                    (None, _) => true,
+                    (Some((_, seen)), Some(id)) => seen != id,
+                    (Some(_), None) => false,
+                };
+                if is_new {
+                    let ordinal = self.next_tool;
+                    self.next_tool += 1;
+                    let id = id.unwrap_or_else(|| format!("call_{ordinal}"));
+                    self.tools.insert(idx, (ordinal, id.clone()));
+                    out.push(Event::ToolCallStart {
+                        index: ordinal,
+                        id,
+                        name: name.into(),
+                    });
+                }
+                if let Some(args) = tc.pointer("/function/arguments").and_then(Value::as_str) {
+                    if !args.is_empty() {
+                        out.push(Event::ToolArgsDelta {
+                            index: self.tools[&idx].0,
+                            fragment: args.into(),
+                        });
+                    }
+                }
+            }
+            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish = Some(finish_of(f));
+            }
+        }
+        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+            out.push(Event::Usage(usage_of(u)));
+        }
+        out
+    }
+}
+
+/// IR events → Chat SSE (client).
+pub struct ChatStreamEncoder {
+    id: String,
+    model: String,
+    created: u64,
+    include_usage: bool,
+    usage: Usage,
+    started: bool,
+}
+
+impl ChatStreamEncoder {
+    pub fn new(model: &str, include_usage: bool) -> Self {
+        Self {
+            id: ir::new_id("chatcmpl-"),
+            model: model.into(),
+            created: now_secs(),
+            include_usage,
+            usage: Usage::default(),
+            started: false,
+        }
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<FinishReason>) -> String {
+        let v = json!({
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish.map(finish_str)}],
+        });
+        frame(None, &v.to_string())
+    }
+
+    fn ensure_started(&mut self) -> String {
+        if self.started {
+            return String::new();
+        }
+        self.started = true;
+        self.chunk(json!({"role": "assistant", "content": ""}), None)
+    }
+}
+
+impl StreamEncoder for ChatStreamEncoder {
+    fn encode(&mut self, event: &Event) -> String {
+        match event {
+            Event::Start { id, .. } => {
+                if !id.is_empty() {
+                    self.id = chat_id(id);
+                }
+                self.ensure_started()
+            }
+            Event::TextDelta(t) => self.ensure_started() + &self.chunk(json!({"content": t}), None),
+            Event::ThinkingDelta(t) => {
+                self.ensure_started() + &self.chunk(json!({"reasoning_content": t}), None)
+            }
+            Event::SignatureDelta(_) => String::new(),
+            Event::ToolCallStart { index, id, name } => {
+                self.ensure_started()
+                    + &self.chunk(
+                        json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                                               "function": {"name": name, "arguments": ""}}]}),
+                        None,
+                    )
+            }
+            Event::ToolArgsDelta { index, fragment } => self.chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}),
+                None,
+            ),
+            Event::Usage(u) => {
+                self.usage.merge(u);
+                String::new()
+            }
+            Event::Finish(f) => {
+                let mut out = self.ensure_started() + &self.chunk(json!({}), Some(*f));
+                if self.include_usage {
+                    let v = json!({
+                        "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                        "model": self.model, "choices": [], "usage": usage_json(&self.usage),
+                    });
+                    out += &frame(None, &v.to_string());
+                }
+                out + "data: [DONE]\n\n"
+            }
+            Event::Error { status, message } => {
+                let v = json!({"error": {"message": message, "type": "server_error", "code": "upstream_error", "status": status}});
+                frame(None, &v.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Wire formats. One canonical internal representation ([`ir`]) and one codec per wire format
+//! (request decode/encode, response decode/encode, incremental stream decode/encode). Translation
+//! between two formats is always "decode with one codec, encode with the other": no pairwise
+//! translators. When client and upstream speak the same format the proxy does not come here at
+//! all: the bytes pass through.
+
+pub mod chat;
+pub mod ir;
+pub mod messages;
+pub mod sse;
+
+use serde::{Deserialize, Serialize};
+
+/// A wire protocol spoken by a client or an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// OpenAI Chat Completions (`/chat/completions`).
+    #[serde(rename = "openai")]
+    Chat,
+    /// Anthropic Messages (`/messages`).
+    #[serde(rename = "anthropic")]
+    Messages,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "openai" => Some(Self::Chat),
+            "anthropic" => Some(Self::Messages),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "openai",
+            Self::Messages => "anthropic",
+        }
+    }
+
+    /// Path under the provider's base URL.
+    pub fn upstream_path(self) -> &'static str {
+        match self {
+            Self::Chat => "/chat/completions",
+            Self::Messages => "/messages",
+        }
+    }
+}
+
+/// A stream translator: upstream bytes in (as SSE events), client bytes out.
+pub trait StreamDecoder: Send {
+    /// Feeds one SSE event (its `event:` name, if any, and its `data`), returns IR events.
+    fn event(&mut self, name: Option<&str>, data: &str) -> Vec<ir::Event>;
+}
+
+pub trait StreamEncoder: Send {
+    /// Renders IR events as client bytes (complete SSE frames).
+    fn encode(&mut self, event: &ir::Event) -> String;
+}
+
+pub fn stream_decoder(f: Format) -> Box<dyn StreamDecoder> {
+    match f {
+        Format::Chat => Box::new(chat::ChatStreamDecoder::default()),
+        Format::Messages => Box::new(messages::MessagesStreamDecoder::default()),
+    }
+}
+
+/// `include_usage`: whether a Chat client asked for the final usage chunk.
+pub fn stream_encoder(f: Format, model: &str, include_usage: bool) -> Box<dyn StreamEncoder> {
+    match f {
+        Format::Chat => Box::new(chat::ChatStreamEncoder::new(model, include_usage)),
+        Format::Messages => Box::new(messages::MessagesStreamEncoder::new(model)),
+    }
+}
+
+pub fn decode_request(f: Format, body: &serde_json::Value) -> Result<ir::Request, String> {
+    match f {
+        Format::Chat => chat::decode_request(body),
+        Format::Messages => messages::decode_request(body),
+    }
+}
+
+pub fn encode_request(f: Format, req: &ir::Request) -> serde_json::Value {
+    match f {
+        Format::Chat => chat::encode_request(req),
+        Format::Messages => messages::encode_request(req),
+    }
+}
+
+pub fn decode_response(f: Format, body: &serde_json::Value) -> Result<ir::Response, String> {
+    match f {
+        Format::Chat => chat::decode_response(body),
+        Format::Messages => messages::decode_response(body),
+    }
+}
+
+pub fn encode_response(f: Format, resp: &ir::Response) -> serde_json::Value {
+    match f {
+        Format::Chat => chat::encode_response(resp),
+        Format::Messages => messages::encode_response(resp),
+    }
+}
+
+/// The human-readable message of an error body in any format we speak.
+pub fn error_message(body: &serde_json::Value) -> Option<String> {
+    let e = body.get("error")?;
+    e.get("message")
+        .and_then(|m| m.as_str())
+        .map(str::to_owned)
+        .or_else(|| e.as_str().map(str::to_owned))
+}

@@ -1,0 +1,132 @@
+//! Incremental Server-Sent Events framing: bytes in as they arrive, complete events out.
+//! Accepts `\n`, `\r\n` and `\r` line endings, comments and multi-line data.
+
+#[derive(Debug, Default)]
+pub struct SseParser {
+    buf: String,
+    pending: Vec<u8>,
+    event: Option<String>,
+    data: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseParser {
+    /// Feeds bytes; returns every event completed by them.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        self.pending.extend_from_slice(bytes);
+        // Only decode up to the last complete UTF-8 sequence; keep the rest for the next chunk.
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.pending.len(),
+        };
+        let text = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
+        self.pending.drain(..valid);
+        self.buf.push_str(&text);
+        let mut out = Vec::new();
+        loop {
+            let Some(pos) = self.buf.find(['\n', '\r']) else { break };
+            let line: String = self.buf[..pos].to_string();
+            let mut skip = 1;
+            if self.buf[pos..].starts_with("\r\n") {
+                skip = 2;
+            } else if self.buf[pos..].starts_with('\r') && pos + 1 == self.buf.len() {
+                // A lone CR at the end might be the first half of CRLF: wait for more.
+                break;
+            }
+            self.buf.drain(..pos + skip);
+            if let Some(ev) = self.line(&line) {
+                out.push(ev);
+            }
+        }
+        out
+    }
+
+    /// Flushes an event left without its blank line when the stream ends.
+    pub fn finish(&mut self) -> Option<SseEvent> {
+        let rest = std::mem::take(&mut self.buf);
+        if !rest.is_empty() {
+            if let Some(ev) = self.line(&rest) {
+                return Some(ev);
+            }
+        }
+        self.dispatch()
+    }
+
+    fn dispatch(&mut self) -> Option<SseEvent> {
+        if self.data.is_empty() {
+            self.event = None;
+            return None;
+        }
+        let data = self.data.join("\n");
+        self.data.clear();
+        Some(SseEvent {
+            event: self.event.take(),
+            data,
+        })
+    }
+
+    fn line(&mut self, line: &str) -> Option<SseEvent> {
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line.starts_with(':') {
+            return None;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.event = Some(value.to_string()),
+            "data" => self.data.push(value.to_string()),
+            _ => {}
+        }
+        None
+    }
+}
+
+/// Frames one SSE event.
+pub fn frame(event: Option<&str>, data: &str) -> String {
+    match event {
+        Some(e) => format!("event: {e}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_split_across_chunks_and_line_endings() {
+        let mut p = SseParser::default();
+        assert!(p.feed(b"event: message_start\r\nda").is_empty());
+        let ev = p.feed(b"ta: {\"a\":1}\r\n\r\n: comment\n\ndata: [DONE]\n\n");
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].event.as_deref(), Some("message_start"));
+        assert_eq!(ev[0].data, "{\"a\":1}");
+        assert_eq!(ev[1].data, "[DONE]");
+    }
+
+    #[test]
+    fn multibyte_characters_split_across_chunks() {
+        let mut p = SseParser::default();
+        let bytes = "data: héllo\n\n".as_bytes();
+        let mut out = p.feed(&bytes[..8]);
+        out.extend(p.feed(&bytes[8..]));
+        assert_eq!(out[0].data, "héllo");
+    }
+
+    #[test]
+    fn unterminated_last_event_is_flushed() {
+        let mut p = SseParser::default();
+        assert!(p.feed(b"data: x").is_empty());
+        assert_eq!(p.finish().unwrap().data, "x");
+    }
+}
