@@ -67,6 +67,8 @@ pub fn run(start_hidden: bool) -> i32 {
                     if let Err(e) = window.hide() {
                         tracing::warn!("cannot hide the window: {e}");
                     }
+                    #[cfg(windows)]
+                    let _ = window.set_skip_taskbar(true);
                 }
             }
         })
@@ -78,15 +80,21 @@ pub fn run(start_hidden: bool) -> i32 {
             return 1;
         }
     };
-    app.run_return(|_app, event| {
-        if let RunEvent::ExitRequested {
+    app.run_return(on_run_event)
+}
+
+#[cfg_attr(not(target_os = "macos"), allow(unused_variables))]
+fn on_run_event(app: &AppHandle, event: RunEvent) {
+    match event {
+        // The last window was closed/hidden: stay in the tray. Quit exits with a code.
+        RunEvent::ExitRequested {
             code: None, api, ..
-        } = event
-        {
-            // The last window was closed/hidden: stay in the tray. Quit exits with a code.
-            api.prevent_exit();
-        }
-    })
+        } => api.prevent_exit(),
+        // Dock icon clicked.
+        #[cfg(target_os = "macos")]
+        RunEvent::Reopen { .. } => show_main_window(app),
+        _ => {}
+    }
 }
 
 fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::Error>> {
@@ -287,6 +295,8 @@ fn toggle_autostart(app: &AppHandle) {
 
 fn show_main_window(app: &AppHandle) {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        #[cfg(windows)]
+        let _ = window.set_skip_taskbar(false);
         let _ = window.unminimize();
         if let Err(e) = window.show() {
             tracing::warn!("cannot show the window: {e}");

@@ -8,7 +8,7 @@
 
 use crate::api::errors::ApiError;
 use crate::api::read_body;
-use crate::formats::{self, ir, sse::SseParser, Format, StreamDecoder, StreamEncoder};
+use crate::formats::{self, ir, Format, StreamTranslator};
 use crate::server::AppState;
 use crate::storage::Provider;
 use axum::body::Body;
@@ -145,12 +145,7 @@ async fn forward(
     let mut response = if upstream == client {
         passthrough(resp, is_sse, client, provider.name.clone(), status, content_type)
     } else if is_sse || stream {
-        let translator = Translator {
-            parser: SseParser::default(),
-            decoder: formats::stream_decoder(upstream),
-            encoder: formats::stream_encoder(client, &upstream_model, include_usage),
-            finished: false,
-        };
+        let translator = StreamTranslator::new(upstream, client, &upstream_model, include_usage);
         sse_response(translate(resp.bytes_stream(), translator, provider.name.clone()))
     } else {
         let body = read_limited(resp, RESPONSE_BODY_LIMIT).await.map_err(|e| {
@@ -214,61 +209,9 @@ fn passthrough(
     resp
 }
 
-/// Upstream SSE → client SSE, one event at a time.
-struct Translator {
-    parser: SseParser,
-    decoder: Box<dyn StreamDecoder>,
-    encoder: Box<dyn StreamEncoder>,
-    finished: bool,
-}
-
-impl Translator {
-    fn events(&mut self, events: Vec<formats::sse::SseEvent>) -> String {
-        let mut out = String::new();
-        for ev in events {
-            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
-                if self.finished {
-                    break;
-                }
-                if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
-                    self.finished = true;
-                }
-                out += &self.encoder.encode(&e);
-            }
-        }
-        out
-    }
-
-    fn feed(&mut self, bytes: &[u8]) -> String {
-        let events = self.parser.feed(bytes);
-        self.events(events)
-    }
-
-    /// The upstream closed the connection.
-    fn end(&mut self, provider: &str) -> String {
-        let mut out = String::new();
-        if let Some(ev) = self.parser.finish() {
-            out += &self.events(vec![ev]);
-        }
-        if !self.finished {
-            // A cut stream must not look like a clean finish (formats.md #21).
-            out += &self.fail(format!("the stream from provider {provider:?} ended before it was complete"));
-        }
-        out
-    }
-
-    fn fail(&mut self, message: String) -> String {
-        if self.finished {
-            return String::new();
-        }
-        self.finished = true;
-        self.encoder.encode(&ir::Event::Error { status: 502, message })
-    }
-}
-
 fn translate(
     upstream: impl Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
-    translator: Translator,
+    translator: StreamTranslator,
     provider: String,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     futures_util::stream::unfold(Some((upstream, translator, provider)), |st| async move {

@@ -218,17 +218,35 @@ pub fn encode_request(req: &Request) -> Value {
                     .and_then(Value::as_str)
                     .is_some_and(|id| known_calls.contains(id) && answered.insert(id.to_string()))
         });
-        // Every call needs an answer before the next user turn: add empty results for missing ones.
+        // Every call needs an answer before the next user turn: add empty results for missing
+        // ones, and keep results in the order of the calls.
         if m.role == Role::User && i > 0 {
             if let Some(prev) = req.messages.get(i - 1).filter(|p| p.role == Role::Assistant) {
-                for p in &prev.parts {
-                    if let Part::ToolCall { id, .. } = p {
-                        if !answered.contains(id) {
-                            answered.insert(id.clone());
-                            blocks.insert(0, json!({"type": "tool_result", "tool_use_id": id}));
-                        }
+                let order: Vec<&str> = prev
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::ToolCall { id, .. } => Some(id.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                for id in &order {
+                    if answered.insert(id.to_string()) {
+                        blocks.push(json!({"type": "tool_result", "tool_use_id": id}));
                     }
                 }
+                let rank = |b: &Value| {
+                    b.get("tool_use_id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| order.iter().position(|o| *o == id))
+                        .unwrap_or(usize::MAX)
+                };
+                let (mut results, rest): (Vec<Value>, Vec<Value>) = blocks
+                    .into_iter()
+                    .partition(|b| b.get("type") == Some(&json!("tool_result")));
+                results.sort_by_key(rank);
+                results.extend(rest);
+                blocks = results;
             }
         }
         if blocks.is_empty() {
@@ -249,16 +267,14 @@ pub fn encode_request(req: &Request) -> Value {
     out.insert("model".into(), json!(req.model));
     let mut max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     let budget = req.reasoning.as_ref().and_then(ir::Reasoning::budget);
-    if let Some(b) = budget {
+    // Anthropic rejects thinking together with a forced tool choice: thinking goes, the tool stays.
+    let forced = matches!(req.tool_choice, Some(ir::ToolChoice::Required | ir::ToolChoice::Tool(_)));
+    if let Some(b) = budget.filter(|_| !forced) {
         let b = b.max(1024);
         if b >= max_tokens {
             max_tokens = b + 8192;
         }
-        // Anthropic rejects thinking together with a forced tool choice.
-        let forced = matches!(req.tool_choice, Some(ir::ToolChoice::Required | ir::ToolChoice::Tool(_)));
-        if !forced {
-            out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": b}));
-        }
+        out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": b}));
     }
     out.insert("max_tokens".into(), json!(max_tokens));
     if !req.system.is_empty() {

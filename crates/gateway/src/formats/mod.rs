@@ -8,6 +8,9 @@ pub mod chat;
 pub mod ir;
 pub mod messages;
 pub mod sse;
+mod translate;
+
+pub use translate::StreamTranslator;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,65 @@
+//! Stream translation: upstream SSE bytes in, client SSE bytes out, one event at a time.
+
+use super::{ir, sse, sse::SseParser, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder};
+
+/// Upstream SSE → client SSE, one event at a time.
+pub struct StreamTranslator {
+    parser: SseParser,
+    decoder: Box<dyn StreamDecoder>,
+    encoder: Box<dyn StreamEncoder>,
+    finished: bool,
+}
+
+impl StreamTranslator {
+    pub fn new(upstream: Format, client: Format, model: &str, include_usage: bool) -> Self {
+        Self {
+            parser: SseParser::default(),
+            decoder: stream_decoder(upstream),
+            encoder: stream_encoder(client, model, include_usage),
+            finished: false,
+        }
+    }
+
+    fn events(&mut self, events: Vec<sse::SseEvent>) -> String {
+        let mut out = String::new();
+        for ev in events {
+            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
+                if self.finished {
+                    break;
+                }
+                if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
+                    self.finished = true;
+                }
+                out += &self.encoder.encode(&e);
+            }
+        }
+        out
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) -> String {
+        let events = self.parser.feed(bytes);
+        self.events(events)
+    }
+
+    /// The upstream closed the connection.
+    pub fn end(&mut self, provider: &str) -> String {
+        let mut out = String::new();
+        if let Some(ev) = self.parser.finish() {
+            out += &self.events(vec![ev]);
+        }
+        if !self.finished {
+            // A cut stream must not look like a clean finish (formats.md #21).
+            out += &self.fail(format!("the stream from provider {provider:?} ended before it was complete"));
+        }
+        out
+    }
+
+    pub fn fail(&mut self, message: String) -> String {
+        if self.finished {
+            return String::new();
+        }
+        self.finished = true;
+        self.encoder.encode(&ir::Event::Error { status: 502, message })
+    }
+}
+

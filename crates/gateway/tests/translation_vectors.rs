@@ -1,0 +1,106 @@
+//! Translation vectors as data: each file under `tests/vectors/` is one case, so a new case is a
+//! new file. `request/*.json`: a client request and the exact upstream request it must become.
+//! `stream/*.json`: upstream SSE chunks (fed one by one, as they would arrive) and the client
+//! events that must come out (ids and timestamps, which are generated, are not compared).
+//! Run with `BLESS=1` to print the actual output of a failing case for review.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use switchyard_gateway::formats::{self, sse::SseParser, Format, StreamTranslator};
+
+fn files(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors").join(dir);
+    let mut v: Vec<_> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no vectors in {}", root.display());
+    v
+}
+
+fn load(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn format(v: &Value, key: &str) -> Format {
+    Format::parse(v[key].as_str().unwrap()).unwrap_or_else(|| panic!("bad format in {key}"))
+}
+
+fn report(p: &Path, actual: &Value, expected: &Value) -> Option<String> {
+    if actual == expected {
+        return None;
+    }
+    if std::env::var_os("BLESS").is_some() {
+        eprintln!("{}:\n{}", p.display(), serde_json::to_string_pretty(actual).unwrap());
+    }
+    Some(format!(
+        "{}\n  expected: {expected}\n  actual:   {actual}",
+        p.file_name().unwrap().to_string_lossy()
+    ))
+}
+
+#[test]
+fn request_vectors() {
+    let mut failures = Vec::new();
+    for p in files("request") {
+        let case = load(&p);
+        let ir = formats::decode_request(format(&case, "client"), &case["request"]);
+        let actual = match ir {
+            Ok(ir) => formats::encode_request(format(&case, "upstream"), &ir),
+            Err(e) => serde_json::json!({ "error": e }),
+        };
+        failures.extend(report(&p, &actual, &case["expect"]));
+    }
+    assert!(failures.is_empty(), "{} vector(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Client SSE → comparable events: `{"event"?, "data"}` with generated ids/timestamps removed.
+fn normalise(sse: &str) -> Value {
+    let mut parser = SseParser::default();
+    let mut events = parser.feed(sse.as_bytes());
+    events.extend(parser.finish());
+    Value::Array(
+        events
+            .into_iter()
+            .map(|ev| {
+                let mut data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::String(ev.data.clone()));
+                if let Some(o) = data.as_object_mut() {
+                    o.remove("id");
+                    o.remove("created");
+                }
+                if let Some(m) = data.get_mut("message").and_then(Value::as_object_mut) {
+                    m.remove("id");
+                }
+                match ev.event {
+                    Some(e) => serde_json::json!({"event": e, "data": data}),
+                    None => serde_json::json!({"data": data}),
+                }
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn stream_vectors() {
+    let mut failures = Vec::new();
+    for p in files("stream") {
+        let case = load(&p);
+        let mut t = StreamTranslator::new(
+            format(&case, "upstream"),
+            format(&case, "client"),
+            case["model"].as_str().unwrap_or("m"),
+            case["include_usage"].as_bool().unwrap_or(false),
+        );
+        let mut out = String::new();
+        for chunk in case["upstream_sse"].as_array().expect("upstream_sse is an array of chunks") {
+            // Every chunk produces its client bytes at once: nothing waits for the end.
+            out += &t.feed(chunk.as_str().unwrap().as_bytes());
+        }
+        out += &t.end("mock");
+        failures.extend(report(&p, &normalise(&out), &case["expect"]));
+    }
+    assert!(failures.is_empty(), "{} vector(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
