@@ -122,9 +122,9 @@ class Gateway:
     def api(self, method, path, body=None, admin=True):
         return http(method, self.url + path, body, {"X-Switchyard-Admin": "1"} if admin else None)
 
-    def add_provider(self, name, base_url, key, models):
+    def add_provider(self, name, base_url, key, models, format="openai"):
         status, body = self.api("POST", "/api/providers",
-                                {"name": name, "base_url": base_url, "format": "openai", "api_key": key, "models": models})
+                                {"name": name, "base_url": base_url, "format": format, "api_key": key, "models": models})
         assert status == 201, (status, body, self.proc.output())
         return body
 
