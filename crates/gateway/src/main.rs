@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use switchyard_gateway::{GatewayConfig, SecretsMode};
 
 #[derive(Parser)]
-#[command(name = "switchyard", version, about = "Switchyard: a local AI gateway for coding tools")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Switchyard: a local AI gateway for coding tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -25,7 +25,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn providers(&self) -> Arc<Vec<Provider>> {
-        self.providers.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Re-reads providers from the database and tells subscribers (tray, dashboard) about it.
@@ -47,10 +50,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("cannot open the database in {dir}: {source}")]
-    Storage {
-        dir: String,
-        source: StorageError,
-    },
+    Storage { dir: String, source: StorageError },
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }
@@ -85,14 +85,18 @@ pub async fn start_with_store(
 ) -> Result<Gateway, StartError> {
     let addr = SocketAddr::new(config.host, config.port);
     // Bind before the (possibly slow) keychain probe so a port conflict is reported at once.
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| {
-        if source.kind() == std::io::ErrorKind::AddrInUse {
-            StartError::PortInUse { addr }
-        } else {
-            StartError::Bind { addr, source }
-        }
-    })?;
-    let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AddrInUse {
+                StartError::PortInUse { addr }
+            } else {
+                StartError::Bind { addr, source }
+            }
+        })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
     let credentials = Credentials::new(store).await;
     let status = credentials.status();
     if status.can_store_secrets && status.persistent {
@@ -119,14 +123,21 @@ pub async fn start_with_store(
         mutations: tokio::sync::Mutex::new(()),
         local_addr,
     });
-    let app = api::router(state.clone());
+    // Path normalisation wraps the router so it happens before routing.
+    let app = tower::Layer::layer(
+        &tower::util::MapRequestLayer::new(api::paths::rewrite),
+        api::router(state.clone()),
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
+        let served = axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!("gateway server stopped with an error: {e}");
         }
@@ -150,7 +161,11 @@ impl Gateway {
     }
 
     pub async fn providers(&self) -> Vec<ProviderView> {
-        self.state.providers().iter().map(ProviderView::from).collect()
+        self.state
+            .providers()
+            .iter()
+            .map(ProviderView::from)
+            .collect()
     }
 
     /// A counter that changes whenever the provider list changes.
@@ -162,7 +177,10 @@ impl Gateway {
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let mut task = self.task;
-        if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
             tracing::warn!("in-flight requests did not finish within 5 s; closing them");
             task.abort();
             let _ = task.await;

@@ -39,7 +39,9 @@ impl Env {
     async fn with_store(mock: MockConfig, store: Arc<dyn SecretStore>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        let gw = start_with_store(config(dir.path()), db, store).await.unwrap();
+        let gw = start_with_store(config(dir.path()), db, store)
+            .await
+            .unwrap();
         let mock = mock_upstream::start(mock, 0).await.unwrap();
         Self {
             gw,
@@ -62,8 +64,10 @@ impl Env {
     }
     async fn add_mock_provider(&self) {
         let r = self
-            .add_provider(json!({"name": "acme", "base_url": self.mock.base_url(), "format": "openai",
-                                 "api_key": KEY, "models": ["mock-small", "mock-large"]}))
+            .add_provider(
+                json!({"name": "acme", "base_url": self.mock.base_url(), "format": "openai",
+                                 "api_key": KEY, "models": ["mock-small", "mock-large"]}),
+            )
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
@@ -83,20 +87,42 @@ async fn error_of(r: reqwest::Response) -> (u16, String, String) {
     (
         status,
         v["error"]["code"].as_str().unwrap_or_default().to_string(),
-        v["error"]["message"].as_str().unwrap_or_default().to_string(),
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     )
 }
 
 #[tokio::test]
 async fn health_reports_keychain_state_and_no_secrets() {
     let env = Env::new(MockConfig::default()).await;
-    let h: Value = env.http.get(env.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = env
+        .http
+        .get(env.url("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["status"], "ok");
     assert_eq!(h["keychain"]["backend"], "memory");
     assert_eq!(h["keychain"]["persistent"], false);
     assert_eq!(h["keychain"]["can_store_secrets"], true);
-    let plain: Value = env.http.get(env.url("/health")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(plain, json!({"status": "ok", "version": switchyard_gateway::VERSION}));
+    let plain: Value = env
+        .http
+        .get(env.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain,
+        json!({"status": "ok", "version": switchyard_gateway::VERSION})
+    );
 }
 
 #[tokio::test]
@@ -115,21 +141,50 @@ async fn providers_are_added_listed_validated_and_deleted() {
     env.add_mock_provider().await;
     assert!(changes.has_changed().unwrap());
     changes.mark_unchanged();
-    let list: Value = env.http.get(env.url("/api/providers")).send().await.unwrap().json().await.unwrap();
+    let list: Value = env
+        .http
+        .get(env.url("/api/providers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list[0]["name"], "acme");
     assert_eq!(list[0]["has_key"], true);
     assert_eq!(list[0]["key_ref"], "provider:acme:account:default");
-    assert!(!list.to_string().contains(KEY), "the key must never be listed");
-    assert_eq!(env.gw.providers().await[0].models, ["mock-small", "mock-large"]);
+    assert!(
+        !list.to_string().contains(KEY),
+        "the key must never be listed"
+    );
+    assert_eq!(
+        env.gw.providers().await[0].models,
+        ["mock-small", "mock-large"]
+    );
 
     let (s, code, _) = error_of(env.add_mock_provider_dup().await).await;
     assert_eq!((s, code.as_str()), (409, "provider_exists"));
     for (bad, needle) in [
-        (json!({"name": "Bad Name", "base_url": "http://x", "api_key": "k"}), "not valid"),
-        (json!({"name": "b", "base_url": "ftp://x", "api_key": "k"}), "http(s) URL"),
-        (json!({"name": "b", "base_url": "http://x", "api_key": ""}), "api_key"),
-        (json!({"name": "b", "base_url": "http://x", "api_key": "k", "format": "gemini"}), "not supported yet"),
-        (json!({"name": "b", "base_url": "http://x"}), "missing field `api_key`"),
+        (
+            json!({"name": "Bad Name", "base_url": "http://x", "api_key": "k"}),
+            "not valid",
+        ),
+        (
+            json!({"name": "b", "base_url": "ftp://x", "api_key": "k"}),
+            "http(s) URL",
+        ),
+        (
+            json!({"name": "b", "base_url": "http://x", "api_key": ""}),
+            "api_key",
+        ),
+        (
+            json!({"name": "b", "base_url": "http://x", "api_key": "k", "format": "gemini"}),
+            "not supported yet",
+        ),
+        (
+            json!({"name": "b", "base_url": "http://x"}),
+            "missing field `api_key`",
+        ),
     ] {
         let (s, _, msg) = error_of(env.add_provider(bad).await).await;
         assert_eq!(s, 400);
@@ -157,8 +212,10 @@ async fn providers_are_added_listed_validated_and_deleted() {
 
 impl Env {
     async fn add_mock_provider_dup(&self) -> reqwest::Response {
-        self.add_provider(json!({"name": "acme", "base_url": "http://127.0.0.1:9/v1", "api_key": "other"}))
-            .await
+        self.add_provider(
+            json!({"name": "acme", "base_url": "http://127.0.0.1:9/v1", "api_key": "other"}),
+        )
+        .await
     }
 }
 
@@ -173,14 +230,19 @@ async fn chat_is_forwarded_with_the_provider_key_and_upstream_model() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-switchyard-provider"], "acme");
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["choices"][0]["message"]["content"], "Hello from mock-upstream! You said: hi there");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "Hello from mock-upstream! You said: hi there"
+    );
     let seen = env.mock.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].headers["authorization"], format!("Bearer {KEY}"));
     assert_eq!(seen[0].body["model"], "mock-small");
     assert_eq!(seen[0].body["x_unknown_field"], json!({"kept": true}));
     // A bare model that exactly one provider lists routes too.
-    let r = env.chat(json!({"model": "mock-large", "messages": []})).await;
+    let r = env
+        .chat(json!({"model": "mock-large", "messages": []}))
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -211,7 +273,11 @@ async fn stream_chunks_reach_the_client_before_the_upstream_finishes() {
         .filter_map(|l| l.strip_prefix("data: "))
         .filter(|d| *d != "[DONE]")
         .map(|d| serde_json::from_str::<Value>(d).unwrap())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(String::from))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(String::from)
+        })
         .collect();
     assert_eq!(content, "Hello from mock-upstream! You said: stream");
     let sent = &env.mock.requests()[0].sent_chunks_at_ms;
@@ -246,7 +312,11 @@ async fn bad_requests_get_openai_errors() {
     assert_eq!((s, code.as_str()), (404, "model_not_found"));
     assert!(m.contains("acme/mock-small"), "lists what exists: {m}");
     let big = "x".repeat(70 * 1024);
-    let (s, code, _) = error_of(env.chat(json!({"model": "acme/mock-small", "pad": big})).await).await;
+    let (s, code, _) = error_of(
+        env.chat(json!({"model": "acme/mock-small", "pad": big}))
+            .await,
+    )
+    .await;
     assert_eq!((s, code.as_str()), (413, "request_too_large"));
     let (s, code, _) = error_of(env.http.get(env.url("/v1/nothing")).send().await.unwrap()).await;
     assert_eq!((s, code.as_str()), (404, "unsupported_endpoint"));
@@ -257,15 +327,25 @@ async fn upstream_failures_are_reported_in_openai_format() {
     let env = Env::new(MockConfig::default()).await;
     env.add_mock_provider().await;
     // The upstream's own OpenAI error passes through with its status.
-    let (s, code, m) = error_of(env.chat(json!({"model": "acme/error-429", "messages": []})).await).await;
+    let (s, code, m) = error_of(
+        env.chat(json!({"model": "acme/error-429", "messages": []}))
+            .await,
+    )
+    .await;
     assert_eq!((s, code.as_str()), (429, "mock_error"));
     assert!(m.contains("mock upstream failure 429"));
     // A non-JSON error page is wrapped, keeping the upstream's text.
-    let (s, code, m) = error_of(env.chat(json!({"model": "acme/html-502", "messages": []})).await).await;
+    let (s, code, m) = error_of(
+        env.chat(json!({"model": "acme/html-502", "messages": []}))
+            .await,
+    )
+    .await;
     assert_eq!((s, code.as_str()), (502, "upstream_error"));
     assert!(m.contains("Bad Gateway"), "{m}");
     // A stream cut after it started ends with an error event, not a silent truncation.
-    let r = env.chat(json!({"model": "acme/cut-stream", "stream": true, "messages": []})).await;
+    let r = env
+        .chat(json!({"model": "acme/cut-stream", "stream": true, "messages": []}))
+        .await;
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap_or_default();
     assert!(text.contains(r#""code":"upstream_error""#), "{text}");
@@ -298,12 +378,22 @@ async fn foreign_hosts_and_origins_are_refused() {
     assert_eq!((s, code.as_str()), (403, "forbidden_host"));
     let (s, code, _) = error_of(get(None, Some("https://evil.example")).await.unwrap()).await;
     assert_eq!((s, code.as_str()), (403, "forbidden_origin"));
-    let (s, code, _) = error_of(get(Some(&format!("localhost:{}", addr.port())), Some("http://evil.example")).await.unwrap()).await;
+    let (s, code, _) = error_of(
+        get(
+            Some(&format!("localhost:{}", addr.port())),
+            Some("http://evil.example"),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!((s, code.as_str()), (403, "forbidden_origin"));
     // The dashboard's own origin and plain CLI requests pass.
     let ok = get(None, Some(&format!("http://{addr}"))).await.unwrap();
     assert_eq!(ok.status(), 200);
-    let ok = get(Some(&format!("localhost:{}", addr.port())), None).await.unwrap();
+    let ok = get(Some(&format!("localhost:{}", addr.port())), None)
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     // Inference endpoints are guarded too.
     let r = env
@@ -327,7 +417,9 @@ impl SecretStore for NoKeychain {
         true
     }
     fn set(&self, _: &str, _: &str) -> Result<(), switchyard_gateway::credentials::SecretError> {
-        Err(switchyard_gateway::credentials::SecretError::Backend("org.freedesktop.secrets was not provided".into()))
+        Err(switchyard_gateway::credentials::SecretError::Backend(
+            "org.freedesktop.secrets was not provided".into(),
+        ))
     }
     fn get(&self, e: &str) -> Result<Option<String>, switchyard_gateway::credentials::SecretError> {
         self.set(e, "")?;
@@ -341,33 +433,61 @@ impl SecretStore for NoKeychain {
 #[tokio::test]
 async fn without_a_keychain_keys_are_refused_not_stored_in_plaintext() {
     let env = Env::with_store(MockConfig::default(), Arc::new(NoKeychain)).await;
-    let h: Value = env.http.get(env.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = env
+        .http
+        .get(env.url("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["keychain"]["can_store_secrets"], false);
-    assert!(h["keychain"]["detail"].as_str().unwrap().contains("--insecure-file-secrets"));
+    assert!(h["keychain"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("--insecure-file-secrets"));
     let r = env
         .add_provider(json!({"name": "acme", "base_url": env.mock.base_url(), "api_key": KEY}))
         .await;
     let (s, code, m) = error_of(r).await;
     assert_eq!((s, code.as_str()), (503, "keychain_unavailable"));
     assert!(m.contains("org.freedesktop.secrets"), "{m}");
-    assert!(env.gw.providers().await.is_empty(), "no provider row without its key");
-    let files: Vec<_> = std::fs::read_dir(env._dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        env.gw.providers().await.is_empty(),
+        "no provider row without its key"
+    );
+    let files: Vec<_> = std::fs::read_dir(env._dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     for f in &files {
         let bytes = std::fs::read(env._dir.path().join(f)).unwrap_or_default();
-        assert!(!String::from_utf8_lossy(&bytes).contains(KEY), "{f:?} holds the key");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(KEY),
+            "{f:?} holds the key"
+        );
     }
 }
 
 #[tokio::test]
 async fn providers_and_keys_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mock = mock_upstream::start(MockConfig { require_key: Some(KEY.into()), ..Default::default() }, 0)
-        .await
-        .unwrap();
+    let mock = mock_upstream::start(
+        MockConfig {
+            require_key: Some(KEY.into()),
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
     let http = reqwest::Client::new();
     {
         let store = Arc::new(InsecureFileStore::new(dir.path()));
-        let gw = start_with_store(config(dir.path()), Db::open(dir.path()).unwrap(), store).await.unwrap();
+        let gw = start_with_store(config(dir.path()), Db::open(dir.path()).unwrap(), store)
+            .await
+            .unwrap();
         let r = http
             .post(format!("http://{}/api/providers", gw.local_addr()))
             .header("x-switchyard-admin", "1")
@@ -379,9 +499,14 @@ async fn providers_and_keys_survive_a_restart() {
         gw.shutdown().await;
     }
     let db_bytes = std::fs::read(dir.path().join("switchyard.db")).unwrap();
-    assert!(!String::from_utf8_lossy(&db_bytes).contains(KEY), "the database must not hold the key");
+    assert!(
+        !String::from_utf8_lossy(&db_bytes).contains(KEY),
+        "the database must not hold the key"
+    );
     let store = Arc::new(InsecureFileStore::new(dir.path()));
-    let gw = start_with_store(config(dir.path()), Db::open(dir.path()).unwrap(), store).await.unwrap();
+    let gw = start_with_store(config(dir.path()), Db::open(dir.path()).unwrap(), store)
+        .await
+        .unwrap();
     let r = http
         .post(format!("http://{}/v1/chat/completions", gw.local_addr()))
         .json(&json!({"model": "acme/m", "messages": [{"role": "user", "content": "again"}]}))
@@ -407,13 +532,23 @@ async fn port_conflicts_are_explained() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut cfg = config(dir.path());
     cfg.port = taken.local_addr().unwrap().port();
-    let err = start_with_store(cfg, Db::open_in_memory().unwrap(), Arc::new(MemoryStore::default()))
-        .await
-        .err()
-        .expect("bind must fail");
+    let err = start_with_store(
+        cfg,
+        Db::open_in_memory().unwrap(),
+        Arc::new(MemoryStore::default()),
+    )
+    .await
+    .err()
+    .expect("bind must fail");
     let msg = err.to_string();
-    assert!(matches!(err, switchyard_gateway::StartError::PortInUse { .. }));
-    assert!(msg.contains("already in use") && msg.contains("--port"), "{msg}");
+    assert!(matches!(
+        err,
+        switchyard_gateway::StartError::PortInUse { .. }
+    ));
+    assert!(
+        msg.contains("already in use") && msg.contains("--port"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -421,8 +556,114 @@ async fn dashboard_is_served_at_the_root() {
     let env = Env::new(MockConfig::default()).await;
     let r = env.http.get(env.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(r.text().await.unwrap().contains("Switchyard"));
     let r = env.http.head(env.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn path_variants_clients_send_are_accepted() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    for path in [
+        "/chat/completions",
+        "/v1/v1/chat/completions",
+        "/v1/chat/completions/",
+        "/openai/v1/chat/completions",
+    ] {
+        let r = env
+            .http
+            .post(env.url(path))
+            .json(&json!({"model": "acme/mock-small", "messages": [{"role": "user", "content": "p"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let r = env.http.get(env.url("/models")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Claude Code's `?beta=true` is ignored; a bare /messages works too.
+    let r = env
+        .http
+        .post(env.url("/messages?beta=true"))
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "acme/mock-small", "max_tokens": 10, "messages": [{"role": "user", "content": "b"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "message");
+}
+
+#[tokio::test]
+async fn count_tokens_is_forwarded_or_estimated_and_marked() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    let r = env
+        .add_provider(json!({"name": "ant", "base_url": env.mock.base_url(), "format": "anthropic", "api_key": KEY}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let body = |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "x".repeat(400)}]});
+    let r = env
+        .http
+        .post(env.url("/v1/messages/count_tokens"))
+        .json(&body("acme/mock-small"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-switchyard-estimated"], "true");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["input_tokens"], 100);
+    let r = env
+        .http
+        .post(env.url("/v1/messages/count_tokens"))
+        .json(&body("ant/claude"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("x-switchyard-estimated").is_none());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["input_tokens"], 4242,
+        "the Anthropic upstream's own count"
+    );
+    let seen = env.mock.requests();
+    assert_eq!(seen.last().unwrap().headers["x-api-key"], KEY);
+}
+
+#[tokio::test]
+async fn model_list_takes_the_callers_shape() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    let v: Value = env
+        .http
+        .get(env.url("/v1/models"))
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"][0]["type"], "model");
+    assert_eq!(v["first_id"], "acme/mock-small");
+    assert_eq!(v["has_more"], false);
+    // Unknown endpoints answer in the caller's protocol too.
+    let v: Value = env
+        .http
+        .post(env.url("/v1/messages/batches"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "not_found_error");
 }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use switchyard_gateway::formats::{self, sse::SseParser, Format, StreamTranslator};
 
 fn files(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(dir);
     let mut v: Vec<_> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())
@@ -34,7 +36,11 @@ fn report(p: &Path, actual: &Value, expected: &Value) -> Option<String> {
         return None;
     }
     if std::env::var_os("BLESS").is_some() {
-        eprintln!("{}:\n{}", p.display(), serde_json::to_string_pretty(actual).unwrap());
+        eprintln!(
+            "{}:\n{}",
+            p.display(),
+            serde_json::to_string_pretty(actual).unwrap()
+        );
     }
     Some(format!(
         "{}\n  expected: {expected}\n  actual:   {actual}",
@@ -54,7 +60,12 @@ fn request_vectors() {
         };
         failures.extend(report(&p, &actual, &case["expect"]));
     }
-    assert!(failures.is_empty(), "{} vector(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Client SSE → comparable events: `{"event"?, "data"}` with generated ids/timestamps removed.
@@ -66,7 +77,8 @@ fn normalise(sse: &str) -> Value {
         events
             .into_iter()
             .map(|ev| {
-                let mut data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::String(ev.data.clone()));
+                let mut data: Value =
+                    serde_json::from_str(&ev.data).unwrap_or(Value::String(ev.data.clone()));
                 if let Some(o) = data.as_object_mut() {
                     o.remove("id");
                     o.remove("created");
@@ -95,12 +107,20 @@ fn stream_vectors() {
             case["include_usage"].as_bool().unwrap_or(false),
         );
         let mut out = String::new();
-        for chunk in case["upstream_sse"].as_array().expect("upstream_sse is an array of chunks") {
+        for chunk in case["upstream_sse"]
+            .as_array()
+            .expect("upstream_sse is an array of chunks")
+        {
             // Every chunk produces its client bytes at once: nothing waits for the end.
             out += &t.feed(chunk.as_str().unwrap().as_bytes());
         }
         out += &t.end("mock");
         failures.extend(report(&p, &normalise(&out), &case["expect"]));
     }
-    assert!(failures.is_empty(), "{} vector(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

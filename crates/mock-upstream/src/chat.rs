@@ -23,21 +23,41 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
     if let Some(key) = &s.config.require_key {
         let got = headers.get("authorization").and_then(|v| v.to_str().ok());
         if got != Some(format!("Bearer {key}").as_str()) {
-            return error(StatusCode::UNAUTHORIZED, "Incorrect API key provided.", "invalid_api_key");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "Incorrect API key provided.",
+                "invalid_api_key",
+            );
         }
     }
     if !parsed.is_object() {
-        return error(StatusCode::BAD_REQUEST, "We could not parse the JSON body of your request.", "invalid_json");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "We could not parse the JSON body of your request.",
+            "invalid_json",
+        );
     }
-    let model = parsed.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let model = parsed
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let (drip, cut) = match behaviour(&model, s.config.drip) {
         Behaviour::Error(status) => {
-            return error(status, &format!("mock upstream failure {}", status.as_u16()), "mock_error")
+            return error(
+                status,
+                &format!("mock upstream failure {}", status.as_u16()),
+                "mock_error",
+            )
         }
         Behaviour::Html(status) => return html(status),
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
-    let messages = parsed.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let messages = parsed
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let last = messages.last();
     let tool_result = last
         .filter(|m| m.get("role") == Some(&json!("tool")))
@@ -57,7 +77,11 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
     let usage = json!({"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21});
     let id = format!("chatcmpl-mock{index}");
     let created = (crate::now_ms() / 1000) as u64;
-    if !parsed.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+    if !parsed
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
         let mut message = json!({"role": "assistant"});
         let finish = match &answer {
             Reply::Text(t) => {
@@ -85,9 +109,15 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     if thinks {
-        events.push(chunk(json!({"reasoning_content": "Let me think."}), Value::Null));
+        events.push(chunk(
+            json!({"reasoning_content": "Let me think."}),
+            Value::Null,
+        ));
     }
     let finish = match &answer {
         Reply::Text(t) => {
@@ -103,15 +133,20 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
                 Value::Null,
             ));
             for a in arguments {
-                events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}), Value::Null));
+                events.push(chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}),
+                    Value::Null,
+                ));
             }
             "tool_calls"
         }
     };
     events.push(chunk(json!({}), json!(finish)));
     if parsed.pointer("/stream_options/include_usage") == Some(&json!(true)) {
-        events.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                           "choices": [], "usage": usage}));
+        events.push(
+            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                           "choices": [], "usage": usage}),
+        );
     }
     let mut frames: Vec<String> = events.iter().map(|e| format!("data: {e}\n\n")).collect();
     frames.push("data: [DONE]\n\n".into());

@@ -113,6 +113,7 @@ fn router(shared: Shared) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/messages", post(messages::handle))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models))
         .route("/_mock/requests", get(requests).delete(clear))
         .with_state(shared)
@@ -142,10 +143,18 @@ pub(crate) enum Behaviour {
 }
 
 pub(crate) fn behaviour(model: &str, default_drip: Duration) -> Behaviour {
-    if let Some(code) = model.strip_prefix("error-").and_then(|c| c.parse::<u16>().ok()) {
-        return Behaviour::Error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    if let Some(code) = model
+        .strip_prefix("error-")
+        .and_then(|c| c.parse::<u16>().ok())
+    {
+        return Behaviour::Error(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
     }
-    if let Some(code) = model.strip_prefix("html-").and_then(|c| c.parse::<u16>().ok()) {
+    if let Some(code) = model
+        .strip_prefix("html-")
+        .and_then(|c| c.parse::<u16>().ok())
+    {
         return Behaviour::Html(StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY));
     }
     let drip = model
@@ -153,11 +162,19 @@ pub(crate) fn behaviour(model: &str, default_drip: Duration) -> Behaviour {
         .and_then(|d| d.parse::<u64>().ok())
         .map(Duration::from_millis)
         .unwrap_or(default_drip);
-    Behaviour::Answer { drip, cut: model == "cut-stream" }
+    Behaviour::Answer {
+        drip,
+        cut: model == "cut-stream",
+    }
 }
 
 pub(crate) fn html(status: StatusCode) -> Response {
-    (status, [("content-type", "text/html")], "<html><body><h1>Bad Gateway</h1></body></html>").into_response()
+    (
+        status,
+        [("content-type", "text/html")],
+        "<html><body><h1>Bad Gateway</h1></body></html>",
+    )
+        .into_response()
 }
 
 /// Records a request; returns its index in the log.
@@ -180,20 +197,38 @@ pub(crate) fn record(s: &Shared, path: &str, headers: &HeaderMap, body: &Value) 
 /// What the answer says: a tool call, a reply to a tool result, or an echo of the user's text.
 pub(crate) enum Reply {
     Text(String),
-    ToolCall { name: String, arguments: Vec<String> },
+    ToolCall {
+        name: String,
+        arguments: Vec<String>,
+    },
 }
 
-pub(crate) fn reply(last_user_text: String, tool_result: Option<String>, first_tool: Option<String>) -> Reply {
+pub(crate) fn reply(
+    last_user_text: String,
+    tool_result: Option<String>,
+    first_tool: Option<String>,
+) -> Reply {
     match (tool_result, first_tool) {
         (Some(result), _) => Reply::Text(format!("Tool said: {result}")),
-        (None, Some(name)) => Reply::ToolCall { name, arguments: vec!["{\"city\":".into(), "\"Paris\"}".into()] },
-        (None, None) => Reply::Text(format!("Hello from mock-upstream! You said: {last_user_text}")),
+        (None, Some(name)) => Reply::ToolCall {
+            name,
+            arguments: vec!["{\"city\":".into(), "\"Paris\"}".into()],
+        },
+        (None, None) => Reply::Text(format!(
+            "Hello from mock-upstream! You said: {last_user_text}"
+        )),
     }
 }
 
 /// Streams SSE frames with the drip delay, recording when each leaves; `cut` drops the
 /// connection after two frames.
-pub(crate) fn sse(s: &Shared, index: usize, frames: Vec<String>, drip: Duration, cut: bool) -> Response {
+pub(crate) fn sse(
+    s: &Shared,
+    index: usize,
+    frames: Vec<String>,
+    drip: Duration,
+    cut: bool,
+) -> Response {
     let log = s.log.clone();
     let body = futures_util::stream::unfold(0usize, move |i| {
         let frames = frames.clone();
@@ -205,13 +240,19 @@ pub(crate) fn sse(s: &Shared, index: usize, frames: Vec<String>, drip: Duration,
             if cut && i == 2 {
                 // Give the first frames time to leave, like a connection dropping mid-answer.
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                return Some((Err(std::io::Error::other("mock cut the stream")), usize::MAX));
+                return Some((
+                    Err(std::io::Error::other("mock cut the stream")),
+                    usize::MAX,
+                ));
             }
             if !drip.is_zero() {
                 tokio::time::sleep(drip).await;
             }
             log.lock().unwrap()[index].sent_chunks_at_ms.push(now_ms());
-            Some((Ok::<_, std::io::Error>(Bytes::from(frames[i].clone())), i + 1))
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(frames[i].clone())),
+                i + 1,
+            ))
         }
     });
     Response::builder()

@@ -4,7 +4,10 @@ use clap::Parser;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "mock-upstream", about = "Fake OpenAI-compatible upstream on 127.0.0.1 for tests")]
+#[command(
+    name = "mock-upstream",
+    about = "Fake OpenAI-compatible upstream on 127.0.0.1 for tests"
+)]
 struct Args {
     /// Port (0 = any free port; the chosen one is printed on the first stdout line).
     #[arg(long, default_value_t = 0)]

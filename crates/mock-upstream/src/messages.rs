@@ -9,7 +9,11 @@ use axum::Json;
 use serde_json::{json, Value};
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
-    (status, Json(json!({"type": "error", "error": {"type": kind, "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"type": "error", "error": {"type": kind, "message": message}})),
+    )
+        .into_response()
 }
 
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -18,29 +22,65 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
     let index = record(&s, "/v1/messages", &headers, &parsed);
     if let Some(key) = &s.config.require_key {
         if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(key.as_str()) {
-            return error(StatusCode::UNAUTHORIZED, "authentication_error", "invalid x-api-key");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "invalid x-api-key",
+            );
         }
     }
     if headers.get("anthropic-version").is_none() {
-        return error(StatusCode::BAD_REQUEST, "invalid_request_error", "anthropic-version: header is required");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        );
     }
     if !parsed.is_object() {
-        return error(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid JSON body");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid JSON body",
+        );
     }
     if parsed.get("max_tokens").and_then(Value::as_u64).is_none() {
-        return error(StatusCode::BAD_REQUEST, "invalid_request_error", "max_tokens: Field required");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "max_tokens: Field required",
+        );
     }
-    let model = parsed.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let model = parsed
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let (drip, cut) = match behaviour(&model, s.config.drip) {
         Behaviour::Error(status) => {
-            let kind = if status.as_u16() == 429 { "rate_limit_error" } else { "api_error" };
-            return error(status, kind, &format!("mock upstream failure {}", status.as_u16()));
+            let kind = if status.as_u16() == 429 {
+                "rate_limit_error"
+            } else {
+                "api_error"
+            };
+            return error(
+                status,
+                kind,
+                &format!("mock upstream failure {}", status.as_u16()),
+            );
         }
         Behaviour::Html(status) => return html(status),
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
-    let messages = parsed.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
-    let last_blocks = messages.last().and_then(|m| m.get("content")).cloned().unwrap_or(Value::Null);
+    let messages = parsed
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let last_blocks = messages
+        .last()
+        .and_then(|m| m.get("content"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let tool_result = last_blocks.as_array().and_then(|blocks| {
         blocks
             .iter()
@@ -53,14 +93,23 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .find(|m| m.get("role") == Some(&json!("user")))
         .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
         .unwrap_or_default();
-    let first_tool = parsed.pointer("/tools/0/name").and_then(Value::as_str).map(String::from);
+    let first_tool = parsed
+        .pointer("/tools/0/name")
+        .and_then(Value::as_str)
+        .map(String::from);
     let thinks = parsed.pointer("/thinking/type") == Some(&json!("enabled"));
     let answer = reply(user_text, tool_result, first_tool);
     let id = format!("msg_mock{index}");
-    if !parsed.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+    if !parsed
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
         let mut content = Vec::new();
         if thinks {
-            content.push(json!({"type": "thinking", "thinking": "Let me think.", "signature": "sig-mock-1"}));
+            content.push(
+                json!({"type": "thinking", "thinking": "Let me think.", "signature": "sig-mock-1"}),
+            );
         }
         let stop = match &answer {
             Reply::Text(t) => {
@@ -69,7 +118,9 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
             }
             Reply::ToolCall { name, arguments } => {
                 let input: Value = serde_json::from_str(&arguments.concat()).unwrap_or(json!({}));
-                content.push(json!({"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": input}));
+                content.push(
+                    json!({"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": input}),
+                );
                 "tool_use"
             }
         };
@@ -81,28 +132,49 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .into_response();
     }
     let ev = |kind: &str, v: Value| format!("event: {kind}\ndata: {v}\n\n");
-    let mut frames = vec![ev("message_start", json!({"type": "message_start", "message": {
+    let mut frames = vec![ev(
+        "message_start",
+        json!({"type": "message_start", "message": {
         "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}))];
+        "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+    )];
     frames.push(ev("ping", json!({"type": "ping"})));
     let mut index_ = 0;
     if thinks {
-        frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "thinking", "thinking": "", "signature": ""}})));
-        frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "thinking_delta", "thinking": "Let me think."}})));
-        frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "signature_delta", "signature": "sig-mock-1"}})));
-        frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+        frames.push(ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ));
+        frames.push(ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "Let me think."}}),
+        ));
+        frames.push(ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": "sig-mock-1"}}),
+        ));
+        frames.push(ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ));
         index_ = 1;
     }
     let stop = match &answer {
         Reply::Text(t) => {
-            frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": index_,
-                "content_block": {"type": "text", "text": ""}})));
+            frames.push(ev(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": index_,
+                "content_block": {"type": "text", "text": ""}}),
+            ));
             for piece in split(t, s.config.chunks) {
-                frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": index_,
-                    "delta": {"type": "text_delta", "text": piece}})));
+                frames.push(ev(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": index_,
+                    "delta": {"type": "text_delta", "text": piece}}),
+                ));
             }
             "end_turn"
         }
@@ -110,15 +182,35 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
             frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": index_,
                 "content_block": {"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}})));
             for a in arguments {
-                frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": index_,
-                    "delta": {"type": "input_json_delta", "partial_json": a}})));
+                frames.push(ev(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": index_,
+                    "delta": {"type": "input_json_delta", "partial_json": a}}),
+                ));
             }
             "tool_use"
         }
     };
-    frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": index_})));
-    frames.push(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null},
-        "usage": {"output_tokens": 20, "cache_read_input_tokens": 100}})));
+    frames.push(ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": index_}),
+    ));
+    frames.push(ev(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null},
+        "usage": {"output_tokens": 20, "cache_read_input_tokens": 100}}),
+    ));
     frames.push(ev("message_stop", json!({"type": "message_stop"})));
     sse(&s, index, frames, drip, cut)
+}
+
+/// Anthropic's token counter: a fixed answer the tests can tell apart from an estimate.
+pub(crate) async fn count_tokens(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    record(&s, "/v1/messages/count_tokens", &headers, &parsed);
+    Json(json!({"input_tokens": 4242})).into_response()
 }

@@ -20,11 +20,17 @@ pub async fn fallback(method: Method, uri: Uri) -> Response {
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")));
     if api_like || !matches!(method, Method::GET | Method::HEAD) {
-        return ApiError::not_found(
+        let err = ApiError::not_found(
             "unsupported_endpoint",
             format!("{method} {path} is not an endpoint of this gateway"),
-        )
-        .into_response();
+        );
+        // Answer in the caller's protocol: Anthropic clients call /v1/messages*.
+        let client = if path.starts_with("/v1/messages") {
+            crate::formats::Format::Messages
+        } else {
+            crate::formats::Format::Chat
+        };
+        return err.render(client);
     }
     let file = path.trim_start_matches('/');
     let file = if file.is_empty() { "index.html" } else { file };
@@ -44,9 +50,11 @@ pub async fn fallback(method: Method, uri: Uri) -> Response {
             )
                 .into_response()
         }
-        None if file == "index.html" => {
-            (StatusCode::OK, Html(NOT_BUILT)).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, Html("<h1>404</h1><p>No such page.</p>")).into_response(),
+        None if file == "index.html" => (StatusCode::OK, Html(NOT_BUILT)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Html("<h1>404</h1><p>No such page.</p>"),
+        )
+            .into_response(),
     }
 }

@@ -55,9 +55,7 @@ pub async fn host_origin_guard(
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let ours = format!("http://{host}");
-        let same = origin
-            .to_str()
-            .is_ok_and(|o| o.eq_ignore_ascii_case(&ours));
+        let same = origin.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(&ours));
         if !same {
             return ApiError::forbidden(
                 "forbidden_origin",

@@ -135,7 +135,10 @@ fn storage_error(e: StorageError) -> ApiError {
     }
 }
 
-async fn add_provider(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, ApiError> {
+async fn add_provider(
+    State(state): State<Arc<AppState>>,
+    body: Body,
+) -> Result<Response, ApiError> {
     let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
     let req: AddProvider = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request("invalid_request", format!("invalid provider JSON: {e}"))

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod guard;
 pub mod management;
 pub mod openai;
+pub mod paths;
 
 use crate::server::AppState;
 use axum::body::Body;
@@ -40,7 +41,10 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         if too_large {
             ApiError::too_large(limit)
         } else {
-            ApiError::bad_request("invalid_request", format!("could not read the request body: {e}"))
+            ApiError::bad_request(
+                "invalid_request",
+                format!("could not read the request body: {e}"),
+            )
         }
     })
 }

@@ -1,4 +1,4 @@
-//! OpenAI-compatible client endpoints.
+//! Client-facing endpoints (OpenAI Chat, Anthropic Messages) and the model list.
 
 use crate::proxy;
 use crate::server::AppState;
@@ -11,11 +11,35 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/chat/completions", post(proxy::chat_completions))
         .route("/v1/messages", post(proxy::messages))
+        .route("/v1/messages/count_tokens", post(proxy::count_tokens))
         .route("/v1/models", get(list_models))
 }
 
-/// Every `provider/model` the user configured.
-async fn list_models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+/// Every `provider/model` the user configured, in the caller's shape: Anthropic clients (they
+/// send `anthropic-version` or `x-api-key`) get Anthropic's list, everyone else OpenAI's.
+async fn list_models(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> Json<serde_json::Value> {
+    if headers.contains_key("anthropic-version") || headers.contains_key("x-api-key") {
+        let data: Vec<_> = state
+            .providers()
+            .iter()
+            .flat_map(|p| {
+                p.models.iter().map(move |m| {
+                    serde_json::json!({
+                        "id": format!("{}/{}", p.name, m), "type": "model",
+                        "display_name": format!("{m} ({})", p.name), "created_at": p.created_at,
+                    })
+                })
+            })
+            .collect();
+        let first = data.first().map(|d| d["id"].clone());
+        let last = data.last().map(|d| d["id"].clone());
+        return Json(
+            serde_json::json!({"data": data, "has_more": false, "first_id": first, "last_id": last}),
+        );
+    }
     let data: Vec<_> = state
         .providers()
         .iter()

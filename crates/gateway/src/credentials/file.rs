@@ -28,7 +28,10 @@ impl InsecureFileStore {
                 SecretError::Backend(format!("{} is not valid JSON: {e}", self.path.display()))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(SecretError::Backend(format!("cannot read {}: {e}", self.path.display()))),
+            Err(e) => Err(SecretError::Backend(format!(
+                "cannot read {}: {e}",
+                self.path.display()
+            ))),
         }
     }
 
@@ -83,13 +86,18 @@ mod tests {
     #[test]
     fn file_store_persists_across_instances_with_owner_only_mode() {
         let dir = tempfile::tempdir().unwrap();
-        InsecureFileStore::new(dir.path()).set("k", "sk-file").unwrap();
+        InsecureFileStore::new(dir.path())
+            .set("k", "sk-file")
+            .unwrap();
         let again = InsecureFileStore::new(dir.path());
         assert_eq!(again.get("k").unwrap().as_deref(), Some("sk-file"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(SECRETS_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(SECRETS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         again.delete("k").unwrap();

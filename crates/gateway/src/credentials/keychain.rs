@@ -73,7 +73,10 @@ mod real_keychain {
         store.set(&name, "sk-real-keychain").unwrap();
         // A second store object reads it back: the value is in the keychain, not in our memory.
         let again = KeychainStore::new("dev.switchyard.test");
-        assert_eq!(again.get(&name).unwrap().as_deref(), Some("sk-real-keychain"));
+        assert_eq!(
+            again.get(&name).unwrap().as_deref(),
+            Some("sk-real-keychain")
+        );
         again.delete(&name).unwrap();
         assert_eq!(store.get(&name).unwrap(), None);
         let status = super::super::probe(&store);

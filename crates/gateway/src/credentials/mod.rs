@@ -73,7 +73,9 @@ pub fn probe(store: &dyn SecretStore) -> KeychainStatus {
         }
         store.delete(&canary_entry)?;
         if store.get(&canary_entry)?.is_some() {
-            return Err(SecretError::Backend("a deleted entry is still there".into()));
+            return Err(SecretError::Backend(
+                "a deleted entry is still there".into(),
+            ));
         }
         Ok(())
     })();
@@ -82,8 +84,9 @@ pub fn probe(store: &dyn SecretStore) -> KeychainStatus {
             backend: store.backend().into(),
             persistent: store.persistent(),
             can_store_secrets: true,
-            detail: (!store.persistent())
-                .then(|| "secrets are kept in memory only and are lost when Switchyard stops".into()),
+            detail: (!store.persistent()).then(|| {
+                "secrets are kept in memory only and are lost when Switchyard stops".into()
+            }),
         },
         Err(e) => KeychainStatus {
             backend: store.backend().into(),
@@ -171,7 +174,9 @@ impl Credentials {
         });
         match tokio::time::timeout(PROBE_TIMEOUT, call).await {
             Ok(Ok(r)) => r,
-            Ok(Err(join)) => Err(SecretError::Backend(format!("keychain call crashed: {join}"))),
+            Ok(Err(join)) => Err(SecretError::Backend(format!(
+                "keychain call crashed: {join}"
+            ))),
             Err(_) => Err(SecretError::Timeout(PROBE_TIMEOUT)),
         }
     }
@@ -180,7 +185,8 @@ impl Credentials {
         self.ensure_usable()?;
         let (e, s) = (entry.to_string(), secret.to_string());
         self.blocking(move |st| st.set(&e, &s)).await?;
-        self.cache_lock().insert(entry.to_string(), secret.to_string());
+        self.cache_lock()
+            .insert(entry.to_string(), secret.to_string());
         Ok(())
     }
 
@@ -271,7 +277,13 @@ mod tests {
         assert!(c.status().can_store_secrets);
         assert!(!c.status().persistent);
         c.set("provider:a:account:default", "sk-1").await.unwrap();
-        assert_eq!(c.get("provider:a:account:default").await.unwrap().as_deref(), Some("sk-1"));
+        assert_eq!(
+            c.get("provider:a:account:default")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("sk-1")
+        );
         c.delete("provider:a:account:default").await.unwrap();
         assert_eq!(c.get("provider:a:account:default").await.unwrap(), None);
     }

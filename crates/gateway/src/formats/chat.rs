@@ -68,9 +68,15 @@ fn push(messages: &mut Vec<Message>, role: Role, parts: Vec<Part>) {
 }
 
 pub fn decode_request(body: &Value) -> Result<Request, String> {
-    let obj = body.as_object().ok_or("request body must be a JSON object")?;
+    let obj = body
+        .as_object()
+        .ok_or("request body must be a JSON object")?;
     let mut req = Request {
-        model: obj.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+        model: obj
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
         stream: obj.get("stream").and_then(Value::as_bool).unwrap_or(false),
         ..Default::default()
     };
@@ -134,13 +140,23 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
             other => return Err(format!("message role {other:?} is not supported")),
         }
     }
-    for t in obj.get("tools").and_then(Value::as_array).into_iter().flatten() {
+    for t in obj
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let f = t.get("function").unwrap_or(t);
-        let Some(name) = f.get("name").and_then(Value::as_str) else { continue };
+        let Some(name) = f.get("name").and_then(Value::as_str) else {
+            continue;
+        };
         req.tools.push(ir::Tool {
             name: name.into(),
             description: f.get("description").and_then(Value::as_str).map(Into::into),
-            parameters: f.get("parameters").cloned().unwrap_or(json!({"type": "object"})),
+            parameters: f
+                .get("parameters")
+                .cloned()
+                .unwrap_or(json!({"type": "object"})),
         });
     }
     req.tool_choice = match obj.get("tool_choice") {
@@ -215,7 +231,9 @@ fn parts_content(parts: &[Part]) -> Value {
             .iter()
             .filter_map(|p| match p {
                 Part::Text(t) => Some(json!({"type": "text", "text": t})),
-                Part::Image(i) => Some(json!({"type": "image_url", "image_url": {"url": image_url(i)}})),
+                Part::Image(i) => {
+                    Some(json!({"type": "image_url", "image_url": {"url": image_url(i)}}))
+                }
                 _ => None,
             })
             .collect(),
@@ -234,7 +252,9 @@ pub fn encode_request(req: &Request) -> Value {
                 let mut rest = Vec::new();
                 for p in &m.parts {
                     match p {
-                        Part::ToolResult { call_id, content, .. } => messages.push(json!({
+                        Part::ToolResult {
+                            call_id, content, ..
+                        } => messages.push(json!({
                             "role": "tool", "tool_call_id": call_id,
                             "content": text_of(&parts_content(content)),
                         })),
@@ -259,7 +279,11 @@ pub fn encode_request(req: &Request) -> Value {
                     .parts
                     .iter()
                     .filter_map(|p| match p {
-                        Part::ToolCall { id, name, arguments } => Some(json!({
+                        Part::ToolCall {
+                            id,
+                            name,
+                            arguments,
+                        } => Some(json!({
                             "id": id, "type": "function",
                             "function": {"name": name, "arguments": arguments},
                         })),
@@ -353,7 +377,9 @@ fn finish_of(s: &str) -> FinishReason {
 
 fn usage_of(u: &Value) -> Usage {
     let prompt = u.get("prompt_tokens").and_then(Value::as_u64);
-    let cached = u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64);
+    let cached = u
+        .pointer("/prompt_tokens_details/cached_tokens")
+        .and_then(Value::as_u64);
     Usage {
         input: prompt.map(|p| p.saturating_sub(cached.unwrap_or(0))),
         output: u.get("completion_tokens").and_then(Value::as_u64),
@@ -396,19 +422,43 @@ pub fn decode_response(body: &Value) -> Result<ir::Response, String> {
     if !text.is_empty() {
         parts.push(Part::Text(text));
     }
-    for tc in msg.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+    for tc in msg
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let f = tc.get("function").unwrap_or(&Value::Null);
         parts.push(Part::ToolCall {
             id: id_string(tc.get("id")).unwrap_or_else(|| ir::new_id("call_")),
-            name: f.get("name").and_then(Value::as_str).unwrap_or_default().into(),
-            arguments: f.get("arguments").and_then(Value::as_str).unwrap_or("{}").into(),
+            name: f
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .into(),
+            arguments: f
+                .get("arguments")
+                .and_then(Value::as_str)
+                .unwrap_or("{}")
+                .into(),
         });
     }
     Ok(ir::Response {
-        id: body.get("id").and_then(Value::as_str).unwrap_or_default().into(),
-        model: body.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+        id: body
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
         parts,
-        finish: choice.get("finish_reason").and_then(Value::as_str).map(finish_of),
+        finish: choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(finish_of),
         usage: body.get("usage").map(usage_of).unwrap_or_default(),
     })
 }
@@ -434,7 +484,11 @@ pub fn encode_response(r: &ir::Response) -> Value {
         .parts
         .iter()
         .filter_map(|p| match p {
-            Part::ToolCall { id, name, arguments } => Some(json!({
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => Some(json!({
                 "id": id, "type": "function", "function": {"name": name, "arguments": arguments}
             })),
             _ => None,
@@ -512,8 +566,16 @@ impl StreamDecoder for ChatStreamDecoder {
         if !self.started {
             self.started = true;
             out.push(Event::Start {
-                id: chunk.get("id").and_then(Value::as_str).unwrap_or_default().into(),
-                model: chunk.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+                id: chunk
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                model: chunk
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
             });
         }
         if let Some(choice) = chunk.pointer("/choices/0") {
@@ -530,10 +592,18 @@ impl StreamDecoder for ChatStreamDecoder {
                     out.push(Event::TextDelta(t.into()));
                 }
             }
-            for tc in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            for tc in delta
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let idx = tc.get("index").and_then(Value::as_u64).unwrap_or(0);
                 let id = id_string(tc.get("id"));
-                let name = tc.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
+                let name = tc
+                    .pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let is_new = match (self.tools.get(&idx), &id) {
                     (None, _) => true,
                     (Some((_, seen)), Some(id)) => seen != id,

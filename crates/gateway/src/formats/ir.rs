@@ -170,16 +170,29 @@ pub struct Response {
 /// One step of a streamed response. Tool calls are numbered 0, 1, 2… in the order they start.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Start { id: String, model: String },
+    Start {
+        id: String,
+        model: String,
+    },
     TextDelta(String),
     ThinkingDelta(String),
     SignatureDelta(String),
-    ToolCallStart { index: usize, id: String, name: String },
-    ToolArgsDelta { index: usize, fragment: String },
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
+    ToolArgsDelta {
+        index: usize,
+        fragment: String,
+    },
     Usage(Usage),
     /// The upstream finished cleanly; the encoder closes the client stream properly.
     Finish(FinishReason),
-    Error { status: u16, message: String },
+    Error {
+        status: u16,
+        message: String,
+    },
 }
 
 /// Parses a tool call's JSON arguments into an object; text that is not JSON is kept, not dropped.
@@ -202,7 +215,11 @@ pub fn new_id(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    format!("{prefix}{:x}{:04x}", t, N.fetch_add(1, Ordering::Relaxed) & 0xffff)
+    format!(
+        "{prefix}{:x}{:04x}",
+        t,
+        N.fetch_add(1, Ordering::Relaxed) & 0xffff
+    )
 }
 
 #[cfg(test)]
@@ -229,7 +246,10 @@ mod tests {
     fn arguments_that_are_not_json_are_kept() {
         assert_eq!(arguments_object(r#"{"a":1}"#), serde_json::json!({"a":1}));
         assert_eq!(arguments_object(""), serde_json::json!({}));
-        assert_eq!(arguments_object("{oops"), serde_json::json!({"_raw":"{oops"}));
+        assert_eq!(
+            arguments_object("{oops"),
+            serde_json::json!({"_raw":"{oops"})
+        );
     }
 
     #[test]
@@ -237,6 +257,9 @@ mod tests {
         assert_eq!(Reasoning::Effort("low".into()).budget(), Some(1024));
         assert_eq!(Reasoning::Effort("none".into()).budget(), None);
         assert_eq!(Reasoning::Budget(10240).effort().as_deref(), Some("medium"));
-        assert_eq!(Reasoning::Budget(200_000).effort().as_deref(), Some("xhigh"));
+        assert_eq!(
+            Reasoning::Budget(200_000).effort().as_deref(),
+            Some("xhigh")
+        );
     }
 }

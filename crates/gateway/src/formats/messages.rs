@@ -29,10 +29,23 @@ fn blocks_to_parts(content: &Value) -> Result<Vec<Part>, String> {
                 let src = b.get("source").unwrap_or(&Value::Null);
                 let img = match src.get("type").and_then(Value::as_str) {
                     Some("base64") => Image::Base64 {
-                        media_type: src.get("media_type").and_then(Value::as_str).unwrap_or("image/png").into(),
-                        data: src.get("data").and_then(Value::as_str).unwrap_or_default().into(),
+                        media_type: src
+                            .get("media_type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("image/png")
+                            .into(),
+                        data: src
+                            .get("data")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .into(),
                     },
-                    Some("url") => Image::Url(src.get("url").and_then(Value::as_str).unwrap_or_default().into()),
+                    Some("url") => Image::Url(
+                        src.get("url")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .into(),
+                    ),
                     other => return Err(format!("image source type {other:?} is not supported")),
                 };
                 parts.push(Part::Image(img));
@@ -43,18 +56,30 @@ fn blocks_to_parts(content: &Value) -> Result<Vec<Part>, String> {
                     continue;
                 }
                 parts.push(Part::ToolCall {
-                    id: b.get("id").and_then(Value::as_str).unwrap_or_default().into(),
+                    id: b
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
                     name: name.into(),
                     arguments: b.get("input").cloned().unwrap_or(json!({})).to_string(),
                 });
             }
             "tool_result" => parts.push(Part::ToolResult {
-                call_id: b.get("tool_use_id").and_then(Value::as_str).unwrap_or_default().into(),
+                call_id: b
+                    .get("tool_use_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
                 content: blocks_to_parts(b.get("content").unwrap_or(&Value::Null))?,
                 is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
             }),
             "thinking" => parts.push(Part::Thinking {
-                text: b.get("thinking").and_then(Value::as_str).unwrap_or_default().into(),
+                text: b
+                    .get("thinking")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
                 signature: b.get("signature").and_then(Value::as_str).map(Into::into),
             }),
             // Opaque to every other format; it only means something to Anthropic itself.
@@ -77,9 +102,15 @@ fn system_text(v: &Value) -> Vec<String> {
 }
 
 pub fn decode_request(body: &Value) -> Result<Request, String> {
-    let obj = body.as_object().ok_or("request body must be a JSON object")?;
+    let obj = body
+        .as_object()
+        .ok_or("request body must be a JSON object")?;
     let mut req = Request {
-        model: obj.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+        model: obj
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
         stream: obj.get("stream").and_then(Value::as_bool).unwrap_or(false),
         system: obj.get("system").map(system_text).unwrap_or_default(),
         max_tokens: obj.get("max_tokens").and_then(Value::as_u64),
@@ -115,41 +146,67 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).map(Into::into).collect())
         .unwrap_or_default();
-    for t in obj.get("tools").and_then(Value::as_array).into_iter().flatten() {
+    for t in obj
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         // Server tools (web_search_…) have a `type` and no schema; they are not functions.
-        if t.get("type").and_then(Value::as_str).is_some_and(|ty| ty != "custom") {
+        if t.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|ty| ty != "custom")
+        {
             continue;
         }
-        let Some(name) = t.get("name").and_then(Value::as_str) else { continue };
+        let Some(name) = t.get("name").and_then(Value::as_str) else {
+            continue;
+        };
         req.tools.push(ir::Tool {
             name: name.into(),
             description: t.get("description").and_then(Value::as_str).map(Into::into),
-            parameters: t.get("input_schema").cloned().unwrap_or(json!({"type": "object"})),
+            parameters: t
+                .get("input_schema")
+                .cloned()
+                .unwrap_or(json!({"type": "object"})),
         });
     }
     if let Some(tc) = obj.get("tool_choice") {
         req.tool_choice = match tc.get("type").and_then(Value::as_str) {
             Some("none") => Some(ir::ToolChoice::None),
             Some("any") => Some(ir::ToolChoice::Required),
-            Some("tool") => tc.get("name").and_then(Value::as_str).map(|n| ir::ToolChoice::Tool(n.into())),
+            Some("tool") => tc
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|n| ir::ToolChoice::Tool(n.into())),
             _ => Some(ir::ToolChoice::Auto),
         };
         if let Some(d) = tc.get("disable_parallel_tool_use").and_then(Value::as_bool) {
             req.parallel_tool_calls = Some(!d);
         }
     }
-    req.reasoning = match obj.get("thinking").and_then(|t| t.get("type")).and_then(Value::as_str) {
+    req.reasoning = match obj
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+    {
         Some("enabled") => body
             .pointer("/thinking/budget_tokens")
             .and_then(Value::as_u64)
             .map(ir::Reasoning::Budget),
         Some("disabled") => Some(ir::Reasoning::Disabled),
         Some("adaptive") => Some(ir::Reasoning::Effort(
-            body.pointer("/output_config/effort").and_then(Value::as_str).unwrap_or("high").into(),
+            body.pointer("/output_config/effort")
+                .and_then(Value::as_str)
+                .unwrap_or("high")
+                .into(),
         )),
         _ => None,
     };
-    req.user = body.pointer("/metadata/user_id").and_then(Value::as_str).map(Into::into);
+    req.user = body
+        .pointer("/metadata/user_id")
+        .and_then(Value::as_str)
+        .map(Into::into);
     Ok(req)
 }
 
@@ -171,11 +228,19 @@ fn parts_to_blocks(parts: &[Part], role: Role) -> Vec<Value> {
             Part::Text(t) if t.trim().is_empty() => {}
             Part::Text(t) => rest.push(json!({"type": "text", "text": t})),
             Part::Image(i) => rest.push(image_block(i)),
-            Part::ToolCall { id, name, arguments } if role == Role::Assistant => rest.push(json!({
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } if role == Role::Assistant => rest.push(json!({
                 "type": "tool_use", "id": id, "name": name, "input": ir::arguments_object(arguments)
             })),
             Part::ToolCall { .. } => {}
-            Part::ToolResult { call_id, content, is_error } => {
+            Part::ToolResult {
+                call_id,
+                content,
+                is_error,
+            } => {
                 let inner = parts_to_blocks(content, Role::User);
                 let mut b = json!({"type": "tool_result", "tool_use_id": call_id});
                 if !inner.is_empty() {
@@ -187,9 +252,13 @@ fn parts_to_blocks(parts: &[Part], role: Role) -> Vec<Value> {
                 results.push(b);
             }
             // Only a signature Anthropic itself produced may be replayed; never invent one.
-            Part::Thinking { text, signature: Some(sig) } if role == Role::Assistant && !sig.starts_with("sy1:") => {
-                rest.insert(0, json!({"type": "thinking", "thinking": text, "signature": sig}))
-            }
+            Part::Thinking {
+                text,
+                signature: Some(sig),
+            } if role == Role::Assistant && !sig.starts_with("sy1:") => rest.insert(
+                0,
+                json!({"type": "thinking", "thinking": text, "signature": sig}),
+            ),
             Part::Thinking { .. } => {}
         }
     }
@@ -221,7 +290,11 @@ pub fn encode_request(req: &Request) -> Value {
         // Every call needs an answer before the next user turn: add empty results for missing
         // ones, and keep results in the order of the calls.
         if m.role == Role::User && i > 0 {
-            if let Some(prev) = req.messages.get(i - 1).filter(|p| p.role == Role::Assistant) {
+            if let Some(prev) = req
+                .messages
+                .get(i - 1)
+                .filter(|p| p.role == Role::Assistant)
+            {
                 let order: Vec<&str> = prev
                     .parts
                     .iter()
@@ -257,9 +330,10 @@ pub fn encode_request(req: &Request) -> Value {
             Role::Assistant => "assistant",
         };
         match messages.last_mut() {
-            Some(last) if last["role"] == role => {
-                last["content"].as_array_mut().expect("array").extend(blocks)
-            }
+            Some(last) if last["role"] == role => last["content"]
+                .as_array_mut()
+                .expect("array")
+                .extend(blocks),
             _ => messages.push(json!({"role": role, "content": blocks})),
         }
     }
@@ -268,13 +342,19 @@ pub fn encode_request(req: &Request) -> Value {
     let mut max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     let budget = req.reasoning.as_ref().and_then(ir::Reasoning::budget);
     // Anthropic rejects thinking together with a forced tool choice: thinking goes, the tool stays.
-    let forced = matches!(req.tool_choice, Some(ir::ToolChoice::Required | ir::ToolChoice::Tool(_)));
+    let forced = matches!(
+        req.tool_choice,
+        Some(ir::ToolChoice::Required | ir::ToolChoice::Tool(_))
+    );
     if let Some(b) = budget.filter(|_| !forced) {
         let b = b.max(1024);
         if b >= max_tokens {
             max_tokens = b + 8192;
         }
-        out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": b}));
+        out.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": b}),
+        );
     }
     out.insert("max_tokens".into(), json!(max_tokens));
     if !req.system.is_empty() {
@@ -372,7 +452,8 @@ fn usage_of(u: &Value) -> Usage {
 }
 
 fn usage_json(u: &Usage) -> Value {
-    let mut v = json!({"input_tokens": u.input.unwrap_or(0), "output_tokens": u.output.unwrap_or(0)});
+    let mut v =
+        json!({"input_tokens": u.input.unwrap_or(0), "output_tokens": u.output.unwrap_or(0)});
     if let Some(c) = u.cache_read {
         v["cache_read_input_tokens"] = json!(c);
     }
@@ -383,12 +464,25 @@ fn usage_json(u: &Usage) -> Value {
 }
 
 pub fn decode_response(body: &Value) -> Result<ir::Response, String> {
-    let blocks = body.get("content").ok_or("upstream response has no content")?;
+    let blocks = body
+        .get("content")
+        .ok_or("upstream response has no content")?;
     Ok(ir::Response {
-        id: body.get("id").and_then(Value::as_str).unwrap_or_default().into(),
-        model: body.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+        id: body
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
         parts: blocks_to_parts(blocks)?,
-        finish: body.get("stop_reason").and_then(Value::as_str).map(finish_of),
+        finish: body
+            .get("stop_reason")
+            .and_then(Value::as_str)
+            .map(finish_of),
         usage: body.get("usage").map(usage_of).unwrap_or_default(),
     })
 }
@@ -440,14 +534,24 @@ pub struct MessagesStreamDecoder {
 
 impl StreamDecoder for MessagesStreamDecoder {
     fn event(&mut self, name: Option<&str>, data: &str) -> Vec<Event> {
-        let Ok(v) = serde_json::from_str::<Value>(data) else { return vec![] };
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            return vec![];
+        };
         let kind = v.get("type").and_then(Value::as_str).or(name).unwrap_or("");
         match kind {
             "message_start" => {
                 let m = v.get("message").unwrap_or(&Value::Null);
                 let mut out = vec![Event::Start {
-                    id: m.get("id").and_then(Value::as_str).unwrap_or_default().into(),
-                    model: m.get("model").and_then(Value::as_str).unwrap_or_default().into(),
+                    id: m
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
+                    model: m
+                        .get("model")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
                 }];
                 if let Some(u) = m.get("usage") {
                     out.push(Event::Usage(usage_of(u)));
@@ -464,8 +568,16 @@ impl StreamDecoder for MessagesStreamDecoder {
                         self.tools.insert(idx, ordinal);
                         vec![Event::ToolCallStart {
                             index: ordinal,
-                            id: b.get("id").and_then(Value::as_str).unwrap_or_default().into(),
-                            name: b.get("name").and_then(Value::as_str).unwrap_or_default().into(),
+                            id: b
+                                .get("id")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .into(),
+                            name: b
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .into(),
                         }]
                     }
                     Some("text") => match b.get("text").and_then(Value::as_str) {
@@ -478,16 +590,23 @@ impl StreamDecoder for MessagesStreamDecoder {
             "content_block_delta" => {
                 let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
                 let d = v.get("delta").unwrap_or(&Value::Null);
-                let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                let s = |k: &str| {
+                    d.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
                 match d.get("type").and_then(Value::as_str) {
                     Some("text_delta") => vec![Event::TextDelta(s("text"))],
                     Some("thinking_delta") => vec![Event::ThinkingDelta(s("thinking"))],
                     Some("signature_delta") => vec![Event::SignatureDelta(s("signature"))],
                     Some("input_json_delta") => match self.tools.get(&idx) {
-                        Some(&ordinal) if !s("partial_json").is_empty() => vec![Event::ToolArgsDelta {
-                            index: ordinal,
-                            fragment: s("partial_json"),
-                        }],
+                        Some(&ordinal) if !s("partial_json").is_empty() => {
+                            vec![Event::ToolArgsDelta {
+                                index: ordinal,
+                                fragment: s("partial_json"),
+                            }]
+                        }
                         _ => vec![],
                     },
                     _ => vec![],
@@ -497,7 +616,9 @@ impl StreamDecoder for MessagesStreamDecoder {
                 if let Some(r) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
                     self.finish = Some(finish_of(r));
                 }
-                v.get("usage").map(|u| vec![Event::Usage(usage_of(u))]).unwrap_or_default()
+                v.get("usage")
+                    .map(|u| vec![Event::Usage(usage_of(u))])
+                    .unwrap_or_default()
             }
             "message_stop" if !self.done => {
                 self.done = true;
@@ -602,7 +723,10 @@ impl StreamEncoder for MessagesStreamEncoder {
             }
             Event::ThinkingDelta(t) => {
                 let mut out = self.start("");
-                out += &self.open(Open::Thinking, json!({"type": "thinking", "thinking": "", "signature": ""}));
+                out += &self.open(
+                    Open::Thinking,
+                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                );
                 out + &self.delta(json!({"type": "thinking_delta", "thinking": t}))
             }
             Event::SignatureDelta(s) if self.open == Some(Open::Thinking) => {
@@ -613,7 +737,10 @@ impl StreamEncoder for MessagesStreamEncoder {
                 let mut out = self.start("");
                 let open = Open::Tool(*index);
                 out += &self.close();
-                out + &self.open(open, json!({"type": "tool_use", "id": id, "name": name, "input": {}}))
+                out + &self.open(
+                    open,
+                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                )
             }
             Event::ToolArgsDelta { index, fragment } => {
                 if self.open == Some(Open::Tool(*index)) {

@@ -29,8 +29,7 @@ impl SseParser {
         self.pending.drain(..valid);
         self.buf.push_str(&text);
         let mut out = Vec::new();
-        loop {
-            let Some(pos) = self.buf.find(['\n', '\r']) else { break };
+        while let Some(pos) = self.buf.find(['\n', '\r']) {
             let line: String = self.buf[..pos].to_string();
             let mut skip = 1;
             if self.buf[pos..].starts_with("\r\n") {

@@ -1,6 +1,8 @@
 //! Stream translation: upstream SSE bytes in, client SSE bytes out, one event at a time.
 
-use super::{ir, sse, sse::SseParser, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder};
+use super::{
+    ir, sse, sse::SseParser, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder,
+};
 
 /// Upstream SSE → client SSE, one event at a time.
 pub struct StreamTranslator {
@@ -49,7 +51,9 @@ impl StreamTranslator {
         }
         if !self.finished {
             // A cut stream must not look like a clean finish (formats.md #21).
-            out += &self.fail(format!("the stream from provider {provider:?} ended before it was complete"));
+            out += &self.fail(format!(
+                "the stream from provider {provider:?} ended before it was complete"
+            ));
         }
         out
     }
@@ -59,7 +63,9 @@ impl StreamTranslator {
             return String::new();
         }
         self.finished = true;
-        self.encoder.encode(&ir::Event::Error { status: 502, message })
+        self.encoder.encode(&ir::Event::Error {
+            status: 502,
+            message,
+        })
     }
 }
-

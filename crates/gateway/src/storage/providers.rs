@@ -67,9 +67,8 @@ fn row_to_provider(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Provider, Strin
 }
 
 fn decode((mut p, models): (Provider, String)) -> Result<Provider, StorageError> {
-    p.models = serde_json::from_str(&models).map_err(|e| {
-        StorageError::Corrupt(format!("models of provider {:?}: {e}", p.name))
-    })?;
+    p.models = serde_json::from_str(&models)
+        .map_err(|e| StorageError::Corrupt(format!("models of provider {:?}: {e}", p.name)))?;
     Ok(p)
 }
 
@@ -109,8 +108,9 @@ impl Db {
         if inserted == 0 {
             return Err(StorageError::Duplicate(p.name.clone()));
         }
-        self.get_provider(&p.name)?
-            .ok_or_else(|| StorageError::Corrupt(format!("provider {:?} vanished after insert", p.name)))
+        self.get_provider(&p.name)?.ok_or_else(|| {
+            StorageError::Corrupt(format!("provider {:?} vanished after insert", p.name))
+        })
     }
 
     /// Deletes a provider; returns the removed row (so its keychain entry can be removed too).
@@ -144,7 +144,12 @@ mod tests {
         assert_eq!(p.models, vec!["m1", "m2"]);
         assert!(p.created_at.ends_with('Z'));
         db.insert_provider(&sample("beta")).unwrap();
-        let names: Vec<_> = db.list_providers().unwrap().into_iter().map(|p| p.name).collect();
+        let names: Vec<_> = db
+            .list_providers()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
         assert_eq!(names, ["acme", "beta"]);
         assert!(matches!(
             db.insert_provider(&sample("acme")),
