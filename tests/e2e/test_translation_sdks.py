@@ -22,6 +22,7 @@ WEATHER_OAI = {"type": "function", "function": {"name": "get_weather", "descript
 def gw(gateway, mock):
     gateway.add_provider("oai", mock.base_url, KEY, ["mock-small"], format="openai")
     gateway.add_provider("ant", mock.base_url, KEY, ["claude-mock"], format="anthropic")
+    gateway.add_provider("rsp", mock.base_url, KEY, ["codex-mock"], format="responses")
     return gateway
 
 
@@ -31,6 +32,68 @@ def claude(gw):
 
 def gpt(gw):
     return openai.OpenAI(base_url=f"{gw.url}/v1", api_key="sy-local", max_retries=0, timeout=30)
+
+
+ALL = ["oai/mock-small", "ant/claude-mock", "rsp/codex-mock"]
+WEATHER_RSP = {"type": "function", "name": "get_weather", "description": "Current weather",
+               "parameters": WEATHER["input_schema"]}
+
+
+@pytest.mark.parametrize("upstream", ALL)
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_responses_api(gw, mock, upstream, stream):
+    c = gpt(gw)
+    if stream:
+        kinds = []
+        with c.responses.stream(model=upstream, input="Hello Codex", instructions="Be brief.") as s:
+            for ev in s:
+                kinds.append(ev.type)
+            r = s.get_final_response()
+        assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+        assert "response.output_text.delta" in kinds
+    else:
+        r = c.responses.create(model=upstream, input="Hello Codex", instructions="Be brief.")
+    assert r.status == "completed"
+    assert r.output_text == "Hello from mock-upstream! You said: Hello Codex"
+    assert r.usage.output_tokens > 0
+    seen = mock.requests()[-1]
+    if upstream.startswith("oai/"):
+        assert seen["body"]["messages"][0] == {"role": "system", "content": "Be brief."}
+    elif upstream.startswith("ant/"):
+        assert seen["body"]["system"] == "Be brief."
+    else:
+        assert seen["body"]["instructions"] == "Be brief." and seen["body"]["model"] == "codex-mock"
+
+
+@pytest.mark.parametrize("upstream", ALL)
+def test_openai_responses_tool_round_trip(gw, upstream):
+    c = gpt(gw)
+    items = [{"role": "user", "content": "Weather in Paris?"}]
+    with c.responses.stream(model=upstream, input=items, tools=[WEATHER_RSP]) as s:
+        first = s.get_final_response()
+    calls = [o for o in first.output if o.type == "function_call"]
+    assert len(calls) == 1 and calls[0].name == "get_weather"
+    assert calls[0].arguments == '{"city":"Paris"}'
+    items += [{"type": "function_call", "call_id": calls[0].call_id, "name": "get_weather", "arguments": calls[0].arguments},
+              {"type": "function_call_output", "call_id": calls[0].call_id, "output": "Foggy"}]
+    second = c.responses.create(model=upstream, input=items, tools=[WEATHER_RSP])
+    assert second.output_text == "Tool said: Foggy"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_and_messages_clients_reach_a_responses_upstream(gw, mock, stream):
+    r = gpt(gw).chat.completions.create(model="rsp/codex-mock", messages=[{"role": "user", "content": "via chat"}])
+    assert r.choices[0].message.content == "Hello from mock-upstream! You said: via chat"
+    assert mock.requests()[-1]["body"]["store"] is False
+    if stream:
+        with claude(gw).messages.stream(model="rsp/codex-mock", max_tokens=64, tools=[WEATHER],
+                                        messages=[{"role": "user", "content": "tool?"}]) as s:
+            m = s.get_final_message()
+    else:
+        m = claude(gw).messages.create(model="rsp/codex-mock", max_tokens=64, tools=[WEATHER],
+                                       messages=[{"role": "user", "content": "tool?"}])
+    assert m.stop_reason == "tool_use"
+    assert [b.input for b in m.content if b.type == "tool_use"] == [{"city": "Paris"}]
 
 
 @pytest.mark.parametrize("upstream", ["oai/mock-small", "ant/claude-mock"])
@@ -53,7 +116,7 @@ def test_anthropic_sdk_messages(gw, mock, upstream):
         assert seen["body"]["system"] == "Be brief." and seen["body"]["model"] == "claude-mock"
 
 
-@pytest.mark.parametrize("upstream", ["oai/mock-small", "ant/claude-mock"])
+@pytest.mark.parametrize("upstream", ALL)
 def test_anthropic_sdk_stream(gw, upstream):
     with claude(gw).messages.stream(model=upstream, max_tokens=256,
                                     messages=[{"role": "user", "content": "stream me"}]) as s:

@@ -37,6 +37,16 @@ pub async fn chat_completions(
         .unwrap_or_else(|e| e.render(Format::Chat))
 }
 
+pub async fn responses(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    forward(&state, Format::Responses, &headers, body)
+        .await
+        .unwrap_or_else(|e| e.render(Format::Responses))
+}
+
 pub async fn messages(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -218,7 +228,7 @@ async fn forward(
         .header(header::CONTENT_TYPE, "application/json")
         .body(out);
     req = match upstream {
-        Format::Chat => match &key {
+        Format::Chat | Format::Responses => match &key {
             Some(k) => req.bearer_auth(k),
             None => req,
         },

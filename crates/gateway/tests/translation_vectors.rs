@@ -68,6 +68,28 @@ fn request_vectors() {
     );
 }
 
+/// Replaces generated ids (`msg_<hex>`, `resp_<hex>`…) and timestamps, which differ per run.
+fn scrub(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.remove("created");
+            o.remove("created_at");
+            o.values_mut().for_each(scrub);
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        Value::String(s) => {
+            for prefix in ["msg_", "rs_", "resp_", "chatcmpl-"] {
+                if let Some(rest) = s.strip_prefix(prefix) {
+                    if rest.len() >= 16 && rest.chars().all(|c| c.is_ascii_hexdigit()) {
+                        *s = format!("{prefix}<generated>");
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Client SSE → comparable events: `{"event"?, "data"}` with generated ids/timestamps removed.
 fn normalise(sse: &str) -> Value {
     let mut parser = SseParser::default();
@@ -86,6 +108,7 @@ fn normalise(sse: &str) -> Value {
                 if let Some(m) = data.get_mut("message").and_then(Value::as_object_mut) {
                     m.remove("id");
                 }
+                scrub(&mut data);
                 match ev.event {
                     Some(e) => serde_json::json!({"event": e, "data": data}),
                     None => serde_json::json!({"data": data}),

@@ -2,8 +2,8 @@
 //! format (JSON and SSE). Tests and benchmarks point the gateway at it and then ask it what exactly
 //! it received (`GET /_mock/requests`).
 //!
-//! It speaks OpenAI Chat Completions (`/v1/chat/completions`, module [`chat`]) and Anthropic
-//! Messages (`/v1/messages`, module [`messages`]), JSON and SSE. With `tools` in the request and no
+//! It speaks OpenAI Chat Completions (`/v1/chat/completions`), Anthropic Messages
+//! (`/v1/messages`) and OpenAI Responses (`/v1/responses`), JSON and SSE. With `tools` in the request and no
 //! tool result in the last turn it calls the first tool with `{"city":"Paris"}` (arguments streamed
 //! in fragments); with a tool result it answers `Tool said: <result>`; with thinking/reasoning
 //! requested it thinks first.
@@ -17,6 +17,7 @@
 
 mod chat;
 mod messages;
+mod responses;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -113,6 +114,7 @@ fn router(shared: Shared) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/messages", post(messages::handle))
+        .route("/v1/responses", post(responses::handle))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models))
         .route("/_mock/requests", get(requests).delete(clear))

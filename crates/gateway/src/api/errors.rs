@@ -65,7 +65,7 @@ impl ApiError {
     pub fn render(&self, client: crate::formats::Format) -> Response {
         use crate::formats::Format;
         let body = match client {
-            Format::Chat => self.body(),
+            Format::Chat | Format::Responses => self.body(),
             Format::Messages => serde_json::json!({"type": "error", "error": {
                 "type": crate::formats::messages::error_type(self.status.as_u16()),
                 "message": self.message,

@@ -46,7 +46,7 @@ fn content_parts(content: &Value) -> Result<Vec<Part>, String> {
     }
 }
 
-fn image_from_url(url: &str) -> Image {
+pub(super) fn image_from_url(url: &str) -> Image {
     if let Some(rest) = url.strip_prefix("data:") {
         if let Some((meta, data)) = rest.split_once(',') {
             let media_type = meta.trim_end_matches(";base64").to_string();

@@ -7,6 +7,7 @@
 pub mod chat;
 pub mod ir;
 pub mod messages;
+pub mod responses;
 pub mod sse;
 mod translate;
 
@@ -24,6 +25,9 @@ pub enum Format {
     /// Anthropic Messages (`/messages`).
     #[serde(rename = "anthropic")]
     Messages,
+    /// OpenAI Responses (`/responses`).
+    #[serde(rename = "responses")]
+    Responses,
 }
 
 impl Format {
@@ -31,6 +35,7 @@ impl Format {
         match s {
             "openai" => Some(Self::Chat),
             "anthropic" => Some(Self::Messages),
+            "responses" => Some(Self::Responses),
             _ => None,
         }
     }
@@ -39,6 +44,7 @@ impl Format {
         match self {
             Self::Chat => "openai",
             Self::Messages => "anthropic",
+            Self::Responses => "responses",
         }
     }
 
@@ -47,6 +53,7 @@ impl Format {
         match self {
             Self::Chat => "/chat/completions",
             Self::Messages => "/messages",
+            Self::Responses => "/responses",
         }
     }
 }
@@ -66,6 +73,7 @@ pub fn stream_decoder(f: Format) -> Box<dyn StreamDecoder> {
     match f {
         Format::Chat => Box::new(chat::ChatStreamDecoder::default()),
         Format::Messages => Box::new(messages::MessagesStreamDecoder::default()),
+        Format::Responses => Box::new(responses::ResponsesStreamDecoder::default()),
     }
 }
 
@@ -74,6 +82,7 @@ pub fn stream_encoder(f: Format, model: &str, include_usage: bool) -> Box<dyn St
     match f {
         Format::Chat => Box::new(chat::ChatStreamEncoder::new(model, include_usage)),
         Format::Messages => Box::new(messages::MessagesStreamEncoder::new(model)),
+        Format::Responses => Box::new(responses::ResponsesStreamEncoder::new(model)),
     }
 }
 
@@ -81,6 +90,7 @@ pub fn decode_request(f: Format, body: &serde_json::Value) -> Result<ir::Request
     match f {
         Format::Chat => chat::decode_request(body),
         Format::Messages => messages::decode_request(body),
+        Format::Responses => responses::decode_request(body),
     }
 }
 
@@ -88,6 +98,7 @@ pub fn encode_request(f: Format, req: &ir::Request) -> serde_json::Value {
     match f {
         Format::Chat => chat::encode_request(req),
         Format::Messages => messages::encode_request(req),
+        Format::Responses => responses::encode_request(req),
     }
 }
 
@@ -95,6 +106,7 @@ pub fn decode_response(f: Format, body: &serde_json::Value) -> Result<ir::Respon
     match f {
         Format::Chat => chat::decode_response(body),
         Format::Messages => messages::decode_response(body),
+        Format::Responses => responses::decode_response(body),
     }
 }
 
@@ -102,6 +114,7 @@ pub fn encode_response(f: Format, resp: &ir::Response) -> serde_json::Value {
     match f {
         Format::Chat => chat::encode_response(resp),
         Format::Messages => messages::encode_response(resp),
+        Format::Responses => responses::encode_response(resp),
     }
 }
 
