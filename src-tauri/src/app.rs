@@ -100,26 +100,25 @@ fn on_run_event(app: &AppHandle, event: RunEvent) {
 fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::Error>> {
     // 1. The gateway, in-process, on Tauri's tokio runtime.
     let started = match GatewayConfig::from_env() {
-        Ok(config) => {
-            let port = config.port;
-            tauri::async_runtime::block_on(switchyard_gateway::start(config)).map_err(|e| {
-                let status = match &e {
-                    StartError::PortInUse { addr } => {
-                        GatewayStatus::PortInUse { port: addr.port() }
-                    }
-                    _ => GatewayStatus::Failed {
+        Ok(config) => tauri::async_runtime::block_on(switchyard_gateway::start(config)).map_err(
+            |e| match &e {
+                StartError::PortInUse { addr } => (
+                    GatewayStatus::PortInUse { port: addr.port() },
+                    e.to_string(),
+                ),
+                _ => (
+                    GatewayStatus::Failed {
                         message: e.to_string(),
                     },
-                };
-                (status, e.to_string(), port)
-            })
-        }
+                    e.to_string(),
+                ),
+            },
+        ),
         Err(e) => Err((
             GatewayStatus::Failed {
                 message: e.to_string(),
             },
             e.to_string(),
-            0,
         )),
     };
 
@@ -146,10 +145,11 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
             tracing::info!("dashboard at {url}");
             (url, Some(gateway.subscribe()), Some(gateway))
         }
-        Err((status, message, port)) => {
+        Err((status, message)) => {
             eprintln!("switchyard: the gateway is not running: {message}");
+            let url = error_page_url(&message, &status)?;
             state.gateway = status;
-            (error_page_url(&message, port)?, None, None)
+            (url, None, None)
         }
     };
     WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::External(window_url))
@@ -336,8 +336,11 @@ fn quit(app: &AppHandle) {
 }
 
 /// A self-contained page (data: URL) explaining why the dashboard is not available.
-fn error_page_url(message: &str, port: u16) -> Result<Url, Box<dyn std::error::Error>> {
-    let hint = if port != 0 {
+fn error_page_url(
+    message: &str,
+    status: &GatewayStatus,
+) -> Result<Url, Box<dyn std::error::Error>> {
+    let hint = if let GatewayStatus::PortInUse { port } = status {
         format!(
             "Another program (or another Switchyard) is using port {port}. Quit it and start \
              Switchyard again, or start Switchyard with <code>SWITCHYARD_PORT</code> set to a \
@@ -386,7 +389,11 @@ mod tests {
 
     #[test]
     fn error_page_is_a_valid_data_url() {
-        let url = error_page_url("port 20128 on 127.0.0.1 is already in use <&>", 20128).unwrap();
+        let url = error_page_url(
+            "port 20128 on 127.0.0.1 is already in use <&>",
+            &GatewayStatus::PortInUse { port: 20128 },
+        )
+        .unwrap();
         assert_eq!(url.scheme(), "data");
         let s = url.as_str();
         assert!(s.starts_with("data:text/html;charset=utf-8,%3C%21doctype"));

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the desktop .deb made by scripts/bundle-deb.sh:
 #   tests/desktop/check_deb.sh path/to/Switchyard_X.Y.Z_amd64.deb
-# - control: package name, version, Depends on libwebkit2gtk-4.1-0 and libayatana-appindicator3-1
+# - control: package name, Depends on libwebkit2gtk-4.1-0 and libayatana-appindicator3-1 (the CLI
+#   adds both because of tauri's tray-icon feature; tauri.conf.json must not list them again, or
+#   Depends names the package twice)
 # - contents: /usr/bin binary, a .desktop launcher that runs it, hicolor icons
 set -euo pipefail
 
@@ -17,17 +19,19 @@ DEB="$1"
 command -v dpkg-deb >/dev/null || fail "dpkg-deb is not installed"
 
 INFO="$(dpkg-deb --info "$DEB")"
-CONTENTS="$(dpkg-deb --contents "$DEB" | awk '{ print $NF }' | sed 's|^\./|/|')"
+CONTENTS="$(dpkg-deb --contents "$DEB" | awk '{ print $NF }' | sed 's|^\./||; s|^|/|')"
 field() { dpkg-deb --field "$DEB" "$1"; }
 
 say "$(basename "$DEB"): $(du -h "$DEB" | cut -f1), package $(field Package) $(field Version) $(field Architecture)"
 [ "$(field Package)" = "switchyard" ] || fail "Package is '$(field Package)', want 'switchyard'"
 DEPENDS="$(field Depends)"
 say "Depends: $DEPENDS"
+DEP_NAMES="$(printf '%s\n' "$DEPENDS" | tr ',' '\n' | sed 's/^ *//; s/ .*//')"
 for dep in libwebkit2gtk-4.1-0 libayatana-appindicator3-1; do
-  printf '%s\n' "$DEPENDS" | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -qx "$dep" ||
-    fail "Depends lacks $dep"
+  printf '%s\n' "$DEP_NAMES" | grep -qx "$dep" || fail "Depends lacks $dep"
 done
+DUPS="$(printf '%s\n' "$DEP_NAMES" | sort | uniq -d)"
+[ -z "$DUPS" ] || fail "Depends names a package twice: $DUPS"
 
 BIN=/usr/bin/switchyard-desktop
 printf '%s\n' "$CONTENTS" | grep -qx "$BIN" || fail "no $BIN in the package"

@@ -15,7 +15,8 @@ D-Bus session, after sni_watcher.py. It starts the app itself and checks, every 
  6. closing the window (WM_DELETE_WINDOW) hides it, the gateway keeps answering, and
     "Open dashboard" shows it again;
  7. "Quit" exits with code 0 within seconds and the port stops answering;
- 8. with the port already taken, the app does not crash: it explains the problem in the window,
+ 8. `--hidden` (what autostart runs) starts without a visible window, "Open dashboard" shows it;
+ 9. with the port already taken, the app does not crash: it explains the problem in the window,
     on stderr and in the tray status row, and still quits cleanly.
 """
 
@@ -497,6 +498,36 @@ def port_in_use_scenario(args, env, bus):
         blocker.close()
 
 
+def hidden_start_scenario(args, env, bus):
+    """What autostart runs: `--hidden` starts in the tray only; "Open dashboard" shows the window."""
+    art = args.artifacts
+    port = free_port()
+    env = dict(env, SWITCHYARD_PORT=str(port), SWITCHYARD_DATA_DIR=env["SWITCHYARD_DATA_DIR"] + "-hidden")
+    app = App(args.app, env, os.path.join(art, "desktop-hidden-app.log"), args=["--hidden"])
+    try:
+        log(f"hidden start: started with --hidden (pid {app.pid}) on port {port}")
+        wait_until(f"GET /health on port {port}", 90, lambda: app.require_alive() or health_ok(port))
+        tray = Tray(bus, app.pid)
+        wait_until("the tray menu layout", 10, tray.labels)
+        time.sleep(1)
+        check(not x_windows(visible_only=True), "--hidden showed a window")
+        log("ok: --hidden: gateway up, tray registered, no visible window")
+        tray.click("Open dashboard")
+        wait_until("the window to appear after 'Open dashboard'", 15, lambda: x_windows(visible_only=True))
+        wait_rendered(app, "the dashboard text after 'Open dashboard'", 60)
+        log("ok: 'Open dashboard' shows the rendered dashboard")
+        tray.click("Quit")
+        rc = app.wait_exit(15)
+        check(rc == 0, f"'Quit' after a hidden start exited with {rc} (want 0)")
+        wait_until(f"port {port} to stop answering", 5, lambda: port_closed(port))
+        log("ok: 'Quit' exits with code 0")
+    except BaseException:
+        print(f"---- app stderr ({app.log_path}) ----\n{app.output()[-20000:]}\n---- end of app stderr ----", flush=True)
+        raise
+    finally:
+        app.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--app", required=True)
@@ -509,6 +540,7 @@ def main():
     bus = dbus.SessionBus()
     try:
         main_scenario(args, env, bus)
+        hidden_start_scenario(args, env, bus)
         port_in_use_scenario(args, env, bus)
     except CheckFailed as e:
         log(f"FAILED: {e}")

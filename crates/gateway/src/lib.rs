@@ -4,6 +4,7 @@
 //! binary both call [`start`] and get a running [`Gateway`].
 
 pub mod api;
+pub mod catalog;
 pub mod config;
 pub mod credentials;
 pub mod formats;

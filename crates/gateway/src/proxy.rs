@@ -47,6 +47,70 @@ pub async fn responses(
         .unwrap_or_else(|e| e.render(Format::Responses))
 }
 
+/// `POST /v1beta/models/{model}:{method}` (also under `/v1/models/…`): Gemini clients.
+pub async fn gemini(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some((model, method)) = rest.rsplit_once(':') else {
+        return ApiError::not_found(
+            "unsupported_endpoint",
+            format!("expected models/{{model}}:generateContent, got models/{rest}"),
+        )
+        .render(Format::Gemini);
+    };
+    let model = model.trim_start_matches("models/").to_string();
+    let sse = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .any(|kv| kv == "alt=sse");
+    let stream = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        "countTokens" => return gemini_count(&state, &model, body).await,
+        other => return ApiError::not_found(
+            "unsupported_endpoint",
+            format!(
+                "method {other:?} is not supported; use generateContent or streamGenerateContent"
+            ),
+        )
+        .render(Format::Gemini),
+    };
+    let call = CallOverrides {
+        model: Some(model),
+        stream: Some(stream),
+        gemini_array: stream && !sse,
+    };
+    forward_with(&state, Format::Gemini, &headers, body, call)
+        .await
+        .unwrap_or_else(|e| e.render(Format::Gemini))
+}
+
+async fn gemini_count(state: &AppState, model: &str, body: Body) -> Response {
+    let result = async {
+        let bytes = read_body(body, state.config.max_body_bytes).await?;
+        let json: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+        let providers = state.providers();
+        resolve(&providers, model)?;
+        let req = formats::decode_request(Format::Gemini, &json).map_err(bad)?;
+        Ok::<_, ApiError>(estimate_tokens(&req))
+    }
+    .await;
+    match result {
+        Ok(n) => (
+            [("x-switchyard-estimated", "true")],
+            axum::Json(serde_json::json!({"totalTokens": n})),
+        )
+            .into_response(),
+        Err(e) => e.render(Format::Gemini),
+    }
+}
+
 pub async fn messages(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -126,6 +190,16 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
         return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
     }
     let req = formats::decode_request(Format::Messages, &json).map_err(bad)?;
+    let tokens = estimate_tokens(&req);
+    Ok((
+        [("x-switchyard-estimated", "true")],
+        axum::Json(serde_json::json!({"input_tokens": tokens})),
+    )
+        .into_response())
+}
+
+/// About 4 characters per token; images count roughly 1.5k tokens.
+fn estimate_tokens(req: &ir::Request) -> usize {
     let mut chars: usize = req.system.iter().map(String::len).sum();
     for m in &req.messages {
         for p in &m.parts {
@@ -136,7 +210,7 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
                     name, arguments, ..
                 } => name.len() + arguments.len(),
                 ir::Part::ToolResult { content, .. } => format!("{content:?}").len(),
-                ir::Part::Image(_) => 6000, // images cost roughly 1.5k tokens
+                ir::Part::Image(_) => 6000,
             };
         }
     }
@@ -145,16 +219,21 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
         .iter()
         .map(|t| t.name.len() + t.parameters.to_string().len())
         .sum::<usize>();
-    let tokens = chars.div_ceil(4).max(1);
-    Ok((
-        [("x-switchyard-estimated", "true")],
-        axum::Json(serde_json::json!({"input_tokens": tokens})),
-    )
-        .into_response())
+    chars.div_ceil(4).max(1)
 }
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_request", msg)
+}
+
+/// What the client asked for, where it is not in the body (Gemini puts model and streaming in
+/// the URL).
+#[derive(Default)]
+pub struct CallOverrides {
+    pub model: Option<String>,
+    pub stream: Option<bool>,
+    /// Gemini clients without `alt=sse` get one JSON array streamed incrementally.
+    pub gemini_array: bool,
 }
 
 async fn forward(
@@ -163,20 +242,31 @@ async fn forward(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    forward_with(state, client, headers, body, CallOverrides::default()).await
+}
+
+pub async fn forward_with(
+    state: &AppState,
+    client: Format,
+    headers: &HeaderMap,
+    body: Body,
+    call: CallOverrides,
+) -> Result<Response, ApiError> {
     let bytes = read_body(body, state.config.max_body_bytes).await?;
     let mut json: Value = serde_json::from_slice(&bytes)
         .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
     let obj = json
         .as_object_mut()
         .ok_or_else(|| bad("request body must be a JSON object"))?;
-    let model = match obj.get("model") {
-        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
-        Some(Value::String(_)) | None => {
+    let model = match (&call.model, obj.get("model")) {
+        (Some(m), _) => m.clone(),
+        (None, Some(Value::String(m))) if !m.trim().is_empty() => m.trim().to_string(),
+        (None, Some(Value::String(_)) | None) => {
             return Err(bad(
                 "missing required field `model` (use \"<provider>/<model>\")",
             ))
         }
-        Some(_) => return Err(bad("`model` must be a string")),
+        (None, Some(_)) => return Err(bad("`model` must be a string")),
     };
     if obj
         .get("stream")
@@ -184,7 +274,9 @@ async fn forward(
     {
         return Err(bad("`stream` must be a boolean"));
     }
-    let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream = call
+        .stream
+        .unwrap_or_else(|| obj.get("stream").and_then(Value::as_bool).unwrap_or(false));
     let providers = state.providers();
     let (provider, upstream_model) = resolve(&providers, &model)?;
     let upstream = Format::parse(&provider.format).ok_or_else(|| {
@@ -195,11 +287,14 @@ async fn forward(
     })?;
 
     let (out, include_usage) = if upstream == client {
-        obj.insert("model".into(), Value::String(upstream_model.clone()));
+        if client != Format::Gemini {
+            obj.insert("model".into(), Value::String(upstream_model.clone()));
+        }
         (json, false)
     } else {
         let mut req = formats::decode_request(client, &json).map_err(bad)?;
         req.model = upstream_model.clone();
+        req.stream = stream;
         (formats::encode_request(upstream, &req), req.include_usage)
     };
     let out = serde_json::to_vec(&out).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -217,17 +312,22 @@ async fn forward(
         })?,
         None => None,
     };
-    let url = format!(
-        "{}{}",
-        provider.base_url.trim_end_matches('/'),
-        upstream.upstream_path()
-    );
+    let mut path = upstream.upstream_path(&upstream_model, stream);
+    if client == Format::Gemini && upstream == Format::Gemini && call.gemini_array {
+        // Same format both ways: keep the client's own framing (a JSON array, not SSE).
+        path = path.replace("?alt=sse", "");
+    }
+    let url = format!("{}{}", provider.base_url.trim_end_matches('/'), path);
     let mut req = state
         .http
         .post(&url)
         .header(header::CONTENT_TYPE, "application/json")
         .body(out);
     req = match upstream {
+        Format::Gemini => match &key {
+            Some(k) => req.header("x-goog-api-key", k),
+            None => req,
+        },
         Format::Chat | Format::Responses => match &key {
             Some(k) => req.bearer_auth(k),
             None => req,
@@ -275,7 +375,17 @@ async fn forward(
             content_type,
         )
     } else if is_sse || stream {
-        let translator = StreamTranslator::new(upstream, client, &upstream_model, include_usage);
+        let translator = if client == Format::Gemini && call.gemini_array {
+            StreamTranslator::with_encoder(
+                upstream,
+                Box::new(formats::gemini::GeminiStreamEncoder::new(
+                    &upstream_model,
+                    true,
+                )),
+            )
+        } else {
+            StreamTranslator::new(upstream, client, &upstream_model, include_usage)
+        };
         sse_response(translate(
             resp.bytes_stream(),
             translator,

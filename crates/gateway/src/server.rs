@@ -42,7 +42,7 @@ impl AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("port {} on {} is already in use — is another Switchyard (or another program) running? Stop it or choose another port with --port / SWITCHYARD_PORT.", .addr.port(), .addr.ip())]
+    #[error("port {} on {} is already in use — is another Switchyard (or another program) running? Stop it, or choose another port with SWITCHYARD_PORT=<port> (or `switchyard serve --port <port>`).", .addr.port(), .addr.ip())]
     PortInUse { addr: SocketAddr },
     #[error("cannot listen on {addr}: {source}")]
     Bind {

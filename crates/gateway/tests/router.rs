@@ -178,7 +178,7 @@ async fn providers_are_added_listed_validated_and_deleted() {
             "api_key",
         ),
         (
-            json!({"name": "b", "base_url": "http://x", "api_key": "k", "format": "gemini"}),
+            json!({"name": "b", "base_url": "http://x", "api_key": "k", "format": "cohere"}),
             "not supported yet",
         ),
         (

@@ -3,7 +3,8 @@
 //! it received (`GET /_mock/requests`).
 //!
 //! It speaks OpenAI Chat Completions (`/v1/chat/completions`), Anthropic Messages
-//! (`/v1/messages`) and OpenAI Responses (`/v1/responses`), JSON and SSE. With `tools` in the request and no
+//! (`/v1/messages`), OpenAI Responses (`/v1/responses`) and Gemini
+//! (`/v1beta/models/{model}:generateContent`), JSON and SSE. With `tools` in the request and no
 //! tool result in the last turn it calls the first tool with `{"city":"Paris"}` (arguments streamed
 //! in fragments); with a tool result it answers `Tool said: <result>`; with thinking/reasoning
 //! requested it thinks first.
@@ -16,6 +17,7 @@
 //! - anything else: a normal answer `"Hello from mock-upstream! You said: <last user text>"`.
 
 mod chat;
+mod gemini;
 mod messages;
 mod responses;
 
@@ -115,6 +117,7 @@ fn router(shared: Shared) -> Router {
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/messages", post(messages::handle))
         .route("/v1/responses", post(responses::handle))
+        .route("/v1beta/models/{*rest}", post(gemini::handle))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models))
         .route("/_mock/requests", get(requests).delete(clear))

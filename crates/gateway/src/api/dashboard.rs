@@ -27,6 +27,8 @@ pub async fn fallback(method: Method, uri: Uri) -> Response {
         // Answer in the caller's protocol: Anthropic clients call /v1/messages*.
         let client = if path.starts_with("/v1/messages") {
             crate::formats::Format::Messages
+        } else if path.starts_with("/v1beta") {
+            crate::formats::Format::Gemini
         } else {
             crate::formats::Format::Chat
         };

@@ -66,6 +66,11 @@ impl ApiError {
         use crate::formats::Format;
         let body = match client {
             Format::Chat | Format::Responses => self.body(),
+            Format::Gemini => serde_json::json!({"error": {
+                "code": self.status.as_u16(),
+                "message": self.message,
+                "status": crate::formats::gemini::status_name(self.status.as_u16()),
+            }}),
             Format::Messages => serde_json::json!({"type": "error", "error": {
                 "type": crate::formats::messages::error_type(self.status.as_u16()),
                 "message": self.message,

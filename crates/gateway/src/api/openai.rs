@@ -14,6 +14,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/messages", post(proxy::messages))
         .route("/v1/messages/count_tokens", post(proxy::count_tokens))
         .route("/v1/models", get(list_models))
+        .route("/v1beta/models", get(list_gemini_models))
+        .route("/v1beta/models/{*rest}", post(proxy::gemini))
+        .route("/v1/models/{*rest}", post(proxy::gemini))
 }
 
 /// Every `provider/model` the user configured, in the caller's shape: Anthropic clients (they
@@ -56,4 +59,22 @@ async fn list_models(
         })
         .collect();
     Json(serde_json::json!({"object": "list", "data": data}))
+}
+
+/// `GET /v1beta/models`: the same models in Gemini's list shape.
+async fn list_gemini_models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let models: Vec<_> = state
+        .providers()
+        .iter()
+        .flat_map(|p| {
+            p.models.iter().map(move |m| {
+                serde_json::json!({
+                    "name": format!("models/{}/{}", p.name, m),
+                    "displayName": format!("{m} ({})", p.name),
+                    "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+                })
+            })
+        })
+        .collect();
+    Json(serde_json::json!({"models": models}))
 }

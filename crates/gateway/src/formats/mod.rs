@@ -5,6 +5,7 @@
 //! all: the bytes pass through.
 
 pub mod chat;
+pub mod gemini;
 pub mod ir;
 pub mod messages;
 pub mod responses;
@@ -28,6 +29,9 @@ pub enum Format {
     /// OpenAI Responses (`/responses`).
     #[serde(rename = "responses")]
     Responses,
+    /// Google Gemini (`/models/{model}:generateContent`).
+    #[serde(rename = "gemini")]
+    Gemini,
 }
 
 impl Format {
@@ -36,6 +40,7 @@ impl Format {
             "openai" => Some(Self::Chat),
             "anthropic" => Some(Self::Messages),
             "responses" => Some(Self::Responses),
+            "gemini" => Some(Self::Gemini),
             _ => None,
         }
     }
@@ -45,15 +50,25 @@ impl Format {
             Self::Chat => "openai",
             Self::Messages => "anthropic",
             Self::Responses => "responses",
+            Self::Gemini => "gemini",
         }
     }
 
-    /// Path under the provider's base URL.
-    pub fn upstream_path(self) -> &'static str {
+    /// Path under the provider's base URL (Gemini puts the model in it).
+    pub fn upstream_path(self, model: &str, stream: bool) -> String {
+        match self {
+            Self::Gemini if stream => format!("/models/{model}:streamGenerateContent?alt=sse"),
+            Self::Gemini => format!("/models/{model}:generateContent"),
+            other => other.fixed_path().into(),
+        }
+    }
+
+    fn fixed_path(self) -> &'static str {
         match self {
             Self::Chat => "/chat/completions",
             Self::Messages => "/messages",
             Self::Responses => "/responses",
+            Self::Gemini => "/models",
         }
     }
 }
@@ -74,6 +89,7 @@ pub fn stream_decoder(f: Format) -> Box<dyn StreamDecoder> {
         Format::Chat => Box::new(chat::ChatStreamDecoder::default()),
         Format::Messages => Box::new(messages::MessagesStreamDecoder::default()),
         Format::Responses => Box::new(responses::ResponsesStreamDecoder::default()),
+        Format::Gemini => Box::new(gemini::GeminiStreamDecoder::default()),
     }
 }
 
@@ -83,6 +99,7 @@ pub fn stream_encoder(f: Format, model: &str, include_usage: bool) -> Box<dyn St
         Format::Chat => Box::new(chat::ChatStreamEncoder::new(model, include_usage)),
         Format::Messages => Box::new(messages::MessagesStreamEncoder::new(model)),
         Format::Responses => Box::new(responses::ResponsesStreamEncoder::new(model)),
+        Format::Gemini => Box::new(gemini::GeminiStreamEncoder::new(model, false)),
     }
 }
 
@@ -91,6 +108,7 @@ pub fn decode_request(f: Format, body: &serde_json::Value) -> Result<ir::Request
         Format::Chat => chat::decode_request(body),
         Format::Messages => messages::decode_request(body),
         Format::Responses => responses::decode_request(body),
+        Format::Gemini => gemini::decode_request(body),
     }
 }
 
@@ -99,6 +117,7 @@ pub fn encode_request(f: Format, req: &ir::Request) -> serde_json::Value {
         Format::Chat => chat::encode_request(req),
         Format::Messages => messages::encode_request(req),
         Format::Responses => responses::encode_request(req),
+        Format::Gemini => gemini::encode_request(req),
     }
 }
 
@@ -107,6 +126,7 @@ pub fn decode_response(f: Format, body: &serde_json::Value) -> Result<ir::Respon
         Format::Chat => chat::decode_response(body),
         Format::Messages => messages::decode_response(body),
         Format::Responses => responses::decode_response(body),
+        Format::Gemini => gemini::decode_response(body),
     }
 }
 
@@ -115,6 +135,7 @@ pub fn encode_response(f: Format, resp: &ir::Response) -> serde_json::Value {
         Format::Chat => chat::encode_response(resp),
         Format::Messages => messages::encode_response(resp),
         Format::Responses => responses::encode_response(resp),
+        Format::Gemini => gemini::encode_response(resp),
     }
 }
 

@@ -14,10 +14,15 @@ pub struct StreamTranslator {
 
 impl StreamTranslator {
     pub fn new(upstream: Format, client: Format, model: &str, include_usage: bool) -> Self {
+        Self::with_encoder(upstream, stream_encoder(client, model, include_usage))
+    }
+
+    /// With a specific client encoder (e.g. Gemini's JSON-array framing).
+    pub fn with_encoder(upstream: Format, encoder: Box<dyn StreamEncoder>) -> Self {
         Self {
             parser: SseParser::default(),
             decoder: stream_decoder(upstream),
-            encoder: stream_encoder(client, model, include_usage),
+            encoder,
             finished: false,
         }
     }
