@@ -72,13 +72,15 @@ pub async fn gemini(
         "generateContent" => false,
         "streamGenerateContent" => true,
         "countTokens" => return gemini_count(&state, &model, body).await,
-        other => return ApiError::not_found(
-            "unsupported_endpoint",
-            format!(
+        other => {
+            return ApiError::not_found(
+                "unsupported_endpoint",
+                format!(
                 "method {other:?} is not supported; use generateContent or streamGenerateContent"
             ),
-        )
-        .render(Format::Gemini),
+            )
+            .render(Format::Gemini)
+        }
     };
     let call = CallOverrides {
         model: Some(model),

@@ -16,8 +16,13 @@ pub fn ProviderList(dashboard: Dashboard) -> impl IntoView {
     let rows = move || {
         dashboard.providers.with(|providers| match providers {
             None => placeholder("placeholder", "Loading…".to_owned()),
-            Some(Err(e)) => placeholder("placeholder error", format!("Could not load providers: {e}")),
-            Some(Ok(list)) if list.is_empty() => placeholder("placeholder empty", "No providers yet".to_owned()),
+            Some(Err(e)) => placeholder(
+                "placeholder error",
+                format!("Could not load providers: {e}"),
+            ),
+            Some(Ok(list)) if list.is_empty() => {
+                placeholder("placeholder empty", "No providers yet".to_owned())
+            }
             Some(Ok(list)) => list
                 .iter()
                 .cloned()

@@ -10,7 +10,9 @@ pub fn StatusPanel(dashboard: Dashboard) -> impl IntoView {
     let health = dashboard.health;
     // The last successful report, for the details and the keychain.
     let report = move || health.with(|h| h.as_ref().and_then(|r| r.as_ref().ok()).cloned());
-    let field = move |pick: fn(&Health) -> String| move || report().map(|h| pick(&h)).unwrap_or_else(|| "—".to_owned());
+    let field = move |pick: fn(&Health) -> String| {
+        move || report().map(|h| pick(&h)).unwrap_or_else(|| "—".to_owned())
+    };
 
     let status_text = move || {
         health.with(|h| match h {
@@ -33,7 +35,11 @@ pub fn StatusPanel(dashboard: Dashboard) -> impl IntoView {
         Some(k) => format!(
             "Keychain: {} ({})",
             k.backend,
-            if k.persistent { "persistent" } else { "not persistent" }
+            if k.persistent {
+                "persistent"
+            } else {
+                "not persistent"
+            }
         ),
         None => "Keychain: unknown".to_owned(),
     };
