@@ -220,6 +220,7 @@ def test_errors_are_in_the_clients_format(gw):
     with pytest.raises(anthropic.RateLimitError) as e:
         c.messages.create(model="oai/error-429", max_tokens=10, messages=[{"role": "user", "content": "x"}])
     assert "mock upstream failure 429" in e.value.body["error"]["message"]
+    assert e.value.response.headers["retry-after"] == "7", "the upstream's Retry-After reaches the client"
     with pytest.raises(openai.RateLimitError) as e:
         gpt(gw).chat.completions.create(model="ant/error-429", messages=[{"role": "user", "content": "x"}])
     assert "mock upstream failure 429" in e.value.message

@@ -653,6 +653,31 @@ async fn upstream_error(
     client: Format,
     upstream_format: Format,
 ) -> Response {
+    // With a single target the upstream's own hint is the earliest recovery we know of.
+    let retry_after = upstream.headers().get(header::RETRY_AFTER).cloned();
+    let mut resp = upstream_error_body(
+        provider,
+        status,
+        content_type,
+        upstream,
+        client,
+        upstream_format,
+    )
+    .await;
+    if let Some(v) = retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+async fn upstream_error_body(
+    provider: &str,
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    upstream: reqwest::Response,
+    client: Format,
+    upstream_format: Format,
+) -> Response {
     let body = read_limited(upstream, ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();

@@ -1,7 +1,9 @@
 //! The mock's Gemini endpoint: `/v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent` (SSE with `alt=sse`, else one JSON array streamed in pieces).
 
-use crate::{behaviour, html, record, reply, split, sse, Behaviour, Reply, Shared};
+use crate::{
+    behaviour, hang, html, record, reply, split, sse, with_retry_after, Behaviour, Reply, Shared,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,11 +18,13 @@ fn error(status: StatusCode, message: &str) -> Response {
         429 => "RESOURCE_EXHAUSTED",
         _ => "INTERNAL",
     };
-    (
-        status,
-        Json(json!({"error": {"code": status.as_u16(), "message": message, "status": name}})),
+    with_retry_after(
+        (
+            status,
+            Json(json!({"error": {"code": status.as_u16(), "message": message, "status": name}})),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 pub(crate) async fn handle(
@@ -56,6 +60,10 @@ pub(crate) async fn handle(
             )
         }
         Behaviour::Html(status) => return html(status),
+        Behaviour::Hang => {
+            hang().await;
+            return html(StatusCode::GATEWAY_TIMEOUT);
+        }
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
     let contents = parsed["contents"].as_array().cloned().unwrap_or_default();

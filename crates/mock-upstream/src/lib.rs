@@ -13,6 +13,8 @@
 //! - `error-<status>`: answer that status with an OpenAI error body
 //! - `html-<status>`: answer that status with an HTML page (like a broken proxy)
 //! - `cut-stream`: stream two chunks, then drop the connection
+//! - `hang`: accept the request and never answer
+//! - 429/503 errors carry `Retry-After: 7`
 //! - `drip-<ms>`: stream with that delay before each chunk (overrides the server default)
 //! - anything else: a normal answer `"Hello from mock-upstream! You said: <last user text>"`.
 
@@ -142,12 +144,34 @@ async fn models() -> Json<Value> {
 
 /// What a request asks the mock to do, from its model name.
 pub(crate) enum Behaviour {
-    Answer { drip: Duration, cut: bool },
+    Answer {
+        drip: Duration,
+        cut: bool,
+    },
     Error(StatusCode),
     Html(StatusCode),
+    /// Accept the request and never answer (first-byte timeouts, client disconnects).
+    Hang,
+}
+
+/// Holds the request open "forever" (an hour), like a stuck upstream.
+pub(crate) async fn hang() {
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+/// Rate limits and overloads carry `Retry-After`, as real providers send it.
+pub(crate) fn with_retry_after(mut resp: Response) -> Response {
+    if matches!(resp.status().as_u16(), 429 | 503 | 529) {
+        resp.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("7"));
+    }
+    resp
 }
 
 pub(crate) fn behaviour(model: &str, default_drip: Duration) -> Behaviour {
+    if model == "hang" {
+        return Behaviour::Hang;
+    }
     if let Some(code) = model
         .strip_prefix("error-")
         .and_then(|c| c.parse::<u16>().ok())

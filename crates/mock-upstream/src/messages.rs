@@ -1,6 +1,9 @@
 //! The mock's Anthropic Messages endpoint.
 
-use crate::{behaviour, html, record, reply, split, sse, text_of, Behaviour, Reply, Shared};
+use crate::{
+    behaviour, hang, html, record, reply, split, sse, text_of, with_retry_after, Behaviour, Reply,
+    Shared,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -9,11 +12,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"type": "error", "error": {"type": kind, "message": message}})),
+    with_retry_after(
+        (
+            status,
+            Json(json!({"type": "error", "error": {"type": kind, "message": message}})),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -69,6 +74,10 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
             );
         }
         Behaviour::Html(status) => return html(status),
+        Behaviour::Hang => {
+            hang().await;
+            return html(StatusCode::GATEWAY_TIMEOUT);
+        }
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
     let messages = parsed

@@ -1,6 +1,9 @@
 //! The mock's OpenAI Responses endpoint (what Codex talks to).
 
-use crate::{behaviour, html, record, reply, split, sse, text_of, Behaviour, Reply, Shared};
+use crate::{
+    behaviour, hang, html, record, reply, split, sse, text_of, with_retry_after, Behaviour, Reply,
+    Shared,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -9,7 +12,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 fn error(status: StatusCode, message: &str, code: &str) -> Response {
-    (status, Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}}))).into_response()
+    with_retry_after((status, Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}}))).into_response())
 }
 
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -43,6 +46,10 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
             )
         }
         Behaviour::Html(status) => return html(status),
+        Behaviour::Hang => {
+            hang().await;
+            return html(StatusCode::GATEWAY_TIMEOUT);
+        }
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
     let items = match parsed.get("input") {
