@@ -325,32 +325,19 @@ pub async fn forward_with(
         .post(&url)
         .header(header::CONTENT_TYPE, "application/json")
         .body(out);
-    req = match upstream {
-        Format::Gemini => match &key {
-            Some(k) => req.header("x-goog-api-key", k),
-            None => req,
-        },
-        Format::Chat | Format::Responses => match &key {
-            Some(k) => req.bearer_auth(k),
-            None => req,
-        },
-        Format::Messages => {
-            let version = (client == Format::Messages)
-                .then(|| headers.get("anthropic-version").cloned())
-                .flatten()
-                .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-            let mut r = req.header("anthropic-version", version);
-            if client == Format::Messages {
-                if let Some(beta) = merged_beta(headers) {
-                    r = r.header("anthropic-beta", beta);
-                }
-            }
-            match &key {
-                Some(k) => r.header("x-api-key", k),
-                None => r,
+    req = apply_auth(req, provider, upstream, key.as_deref());
+    if upstream == Format::Messages {
+        let version = (client == Format::Messages)
+            .then(|| headers.get("anthropic-version").cloned())
+            .flatten()
+            .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+        req = req.header("anthropic-version", version);
+        if client == Format::Messages {
+            if let Some(beta) = merged_beta(headers) {
+                req = req.header("anthropic-beta", beta);
             }
         }
-    };
+    }
     let resp = req
         .send()
         .await
@@ -432,6 +419,29 @@ pub async fn forward_with(
     };
     diagnostics(response.headers_mut(), &provider.name, &upstream_model);
     Ok(response)
+}
+
+/// Attaches the provider's key where its API expects it: the catalog's auth style if the provider
+/// came from the catalog, else the format's usual header.
+fn apply_auth(
+    req: reqwest::RequestBuilder,
+    provider: &Provider,
+    upstream: Format,
+    key: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let Some(key) = key else { return req };
+    let style = provider.auth.as_deref().unwrap_or(match upstream {
+        Format::Chat | Format::Responses => "bearer",
+        Format::Messages => "x-api-key",
+        Format::Gemini => "x-goog-api-key",
+    });
+    match style {
+        "x-api-key" => req.header("x-api-key", key),
+        "x-goog-api-key" => req.header("x-goog-api-key", key),
+        "query-key" => req.query(&[("key", key)]),
+        "none" => req,
+        _ => req.bearer_auth(key),
+    }
 }
 
 /// `anthropic-beta` values from all case variants, de-duplicated into one header.
@@ -719,6 +729,8 @@ mod tests {
             models: models.iter().map(|s| s.to_string()).collect(),
             key_ref: None,
             created_at: String::new(),
+            auth: None,
+            catalog_id: None,
         }
     }
 

@@ -21,6 +21,10 @@ pub struct AppState {
     /// Serialises management mutations (check name, store key, insert row) against each other.
     pub mutations: tokio::sync::Mutex<()>,
     pub local_addr: SocketAddr,
+    /// Known providers (built in, overlaid by `<data dir>/providers.toml`).
+    pub catalog: crate::catalog::Catalog,
+    /// Why the user's catalog file was not used, if it was not.
+    pub catalog_error: Option<String>,
 }
 
 impl AppState {
@@ -112,6 +116,14 @@ pub async fn start_with_store(
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
         .build()?;
+    let (catalog, catalog_error) = match crate::catalog::Catalog::load(&config.data_dir) {
+        Ok(c) => (c, None),
+        Err(e) => {
+            // A broken user file must not take the gateway down: use the built-in catalog and say so.
+            tracing::warn!("provider catalog: {e}; using the built-in catalog");
+            (crate::catalog::Catalog::builtin(), Some(e.to_string()))
+        }
+    };
     let (changes, _) = watch::channel(0);
     let state = Arc::new(AppState {
         config,
@@ -122,6 +134,8 @@ pub async fn start_with_store(
         changes,
         mutations: tokio::sync::Mutex::new(()),
         local_addr,
+        catalog,
+        catalog_error,
     });
     // Path normalisation wraps the router so it happens before routing.
     let app = tower::Layer::layer(

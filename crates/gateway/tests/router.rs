@@ -174,17 +174,14 @@ async fn providers_are_added_listed_validated_and_deleted() {
             "http(s) URL",
         ),
         (
-            json!({"name": "b", "base_url": "http://x", "api_key": ""}),
+            json!({"name": "b", "base_url": "http://x", "api_key": "sk with space"}),
             "api_key",
         ),
         (
             json!({"name": "b", "base_url": "http://x", "api_key": "k", "format": "cohere"}),
             "not supported yet",
         ),
-        (
-            json!({"name": "b", "base_url": "http://x"}),
-            "missing field `api_key`",
-        ),
+        (json!({"name": "b"}), "base_url"),
     ] {
         let (s, _, msg) = error_of(env.add_provider(bad).await).await;
         assert_eq!(s, 400);
@@ -666,4 +663,115 @@ async fn model_list_takes_the_callers_shape() {
         .unwrap();
     assert_eq!(v["type"], "error");
     assert_eq!(v["error"]["type"], "not_found_error");
+}
+
+#[tokio::test]
+async fn providers_can_come_from_the_catalog() {
+    let env = Env::new(MockConfig::default()).await;
+    let cat: Value = env
+        .http
+        .get(env.url("/api/catalog"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        cat.as_array().unwrap().len() >= 60,
+        "the built-in catalog lists at least 60 providers"
+    );
+    let groq = cat
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "groq")
+        .expect("groq is in the catalog");
+    let r = env
+        .add_provider(json!({"catalog": "groq", "api_key": KEY}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["name"], groq["alias"]);
+    assert_eq!(p["base_url"], groq["base_url"]);
+    assert_eq!(p["catalog_id"], "groq");
+    assert_eq!(p["auth"], "bearer");
+    // A catalog URL with parts only the user knows must be given explicitly.
+    let needs = cat
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| !p["needs"].as_array().unwrap().is_empty())
+        .unwrap();
+    let (s, _, m) = error_of(
+        env.add_provider(json!({"catalog": needs["id"], "api_key": KEY}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(m.contains("enter the base URL"), "{m}");
+    let (s, _, m) = error_of(
+        env.add_provider(json!({"catalog": "no-such-provider", "api_key": KEY}))
+            .await,
+    )
+    .await;
+    assert!(s == 400 && m.contains("not in the provider catalog"), "{m}");
+}
+
+#[tokio::test]
+async fn the_catalog_auth_style_decides_where_the_key_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream::start(MockConfig::default(), 0)
+        .await
+        .unwrap();
+    std::fs::write(
+        dir.path().join("providers.toml"),
+        format!(
+            "[[provider]]\nid = \"corp\"\nname = \"Corp gateway\"\nalias = \"corp\"\nformat = \"openai\"\nbase_url = \"{}\"\nauth = \"x-api-key\"\n",
+            mock.base_url()
+        ),
+    )
+    .unwrap();
+    let gw = start_with_store(
+        config(dir.path()),
+        Db::open(dir.path()).unwrap(),
+        Arc::new(MemoryStore::default()),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("http://{}/api/providers", gw.local_addr()))
+        .header("x-switchyard-admin", "1")
+        .json(&json!({"catalog": "corp", "api_key": KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = http
+        .post(format!("http://{}/v1/chat/completions", gw.local_addr()))
+        .json(&json!({"model": "corp/m", "messages": [{"role": "user", "content": "k"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = &mock.requests()[0];
+    assert_eq!(seen.headers["x-api-key"], KEY);
+    assert!(!seen.headers.contains_key("authorization"));
+}
+
+#[tokio::test]
+async fn keyless_local_providers_need_no_keychain() {
+    let env = Env::with_store(MockConfig::default(), Arc::new(NoKeychain)).await;
+    let r = env
+        .add_provider(
+            json!({"name": "ollama", "base_url": env.mock.base_url(), "models": ["llama3"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = env
+        .chat(json!({"model": "ollama/llama3", "messages": [{"role": "user", "content": "local"}]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(!env.mock.requests()[0].headers.contains_key("authorization"));
 }

@@ -22,6 +22,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/health", get(health))
         .route("/providers", get(list_providers).post(add_provider))
+        .route("/catalog", get(catalog))
         .route("/providers/{name}", delete(delete_provider))
         .fallback(|| async {
             ApiError::not_found("unsupported_endpoint", "no such management endpoint")
@@ -36,6 +37,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         "data_dir": state.config.data_dir.display().to_string(),
         "providers": state.providers().len(),
         "keychain": state.credentials.status(),
+        "catalog": {"providers": state.catalog.len(), "error": state.catalog_error},
     }))
 }
 
@@ -43,20 +45,94 @@ async fn list_providers(State(state): State<Arc<AppState>>) -> Json<Vec<Provider
     Json(state.providers().iter().map(ProviderView::from).collect())
 }
 
+/// The provider catalog, for the dashboard's "add provider" picker.
+async fn catalog(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let list: Vec<_> = state
+        .catalog
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "id": p.id, "name": p.name, "alias": p.alias, "format": p.format,
+                "base_url": p.base_url, "auth": p.auth, "models": p.models,
+                "needs": p.placeholders(), "free": p.free,
+            })
+        })
+        .collect();
+    Json(serde_json::json!(list))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AddProvider {
+    /// Name, base URL and format default from this catalog entry (id or alias).
+    #[serde(default)]
+    catalog: Option<String>,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     base_url: String,
-    #[serde(default = "default_format")]
+    #[serde(default)]
     format: String,
+    /// Empty for keyless upstreams (a local Ollama or LM Studio).
+    #[serde(default)]
     api_key: String,
     #[serde(default)]
     models: Vec<String>,
 }
 
-fn default_format() -> String {
-    "openai".into()
+/// Fills what the user left empty from the catalog entry they picked.
+fn apply_catalog(
+    state: &AppState,
+    req: &mut AddProvider,
+) -> Result<Option<(String, String)>, ApiError> {
+    let Some(id) = req
+        .catalog
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    else {
+        if req.format.trim().is_empty() {
+            req.format = "openai".into();
+        }
+        return Ok(None);
+    };
+    let entry = state.catalog.lookup(id).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_request",
+            format!("{id:?} is not in the provider catalog (GET /api/catalog lists it)"),
+        )
+    })?;
+    if req.name.trim().is_empty() {
+        req.name = entry.alias.clone();
+    }
+    if req.base_url.trim().is_empty() {
+        if !entry.placeholders().is_empty() {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!(
+                    "{}'s base URL has parts only you know ({}): enter the base URL, e.g. {}",
+                    entry.name,
+                    entry.placeholders().join(", "),
+                    entry.base_url
+                ),
+            ));
+        }
+        req.base_url = entry.base_url.clone();
+    }
+    if req.format.trim().is_empty() {
+        req.format = serde_json::to_value(entry.format)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "openai".into());
+    }
+    if req.models.is_empty() {
+        req.models = entry.models.clone();
+    }
+    let auth = serde_json::to_value(entry.auth)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| "bearer".into());
+    Ok(Some((entry.id.clone(), auth)))
 }
 
 /// The keychain entry name for a provider's (single, for now) account.
@@ -99,8 +175,8 @@ fn validate(req: AddProvider) -> Result<NewProvider, ApiError> {
         )));
     }
     let key = req.api_key.trim();
-    if key.is_empty() || key.chars().any(char::is_whitespace) {
-        return Err(bad("api_key must be a non-empty key without spaces".into()));
+    if key.chars().any(char::is_whitespace) {
+        return Err(bad("api_key must not contain spaces".into()));
     }
     let mut models = Vec::new();
     for m in req.models {
@@ -116,7 +192,9 @@ fn validate(req: AddProvider) -> Result<NewProvider, ApiError> {
         }
     }
     Ok(NewProvider {
-        key_ref: Some(key_ref(&name)),
+        auth: None,
+        catalog_id: None,
+        key_ref: (!key.is_empty()).then(|| key_ref(&name)),
         name,
         base_url,
         format,
@@ -143,8 +221,14 @@ async fn add_provider(
     let req: AddProvider = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request("invalid_request", format!("invalid provider JSON: {e}"))
     })?;
+    let mut req = req;
+    let from_catalog = apply_catalog(&state, &mut req)?;
     let api_key = req.api_key.trim().to_string();
-    let new = validate(req)?;
+    let mut new = validate(req)?;
+    if let Some((id, auth)) = from_catalog {
+        new.catalog_id = Some(id);
+        new.auth = Some(auth);
+    }
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let name = new.name.clone();
@@ -153,21 +237,25 @@ async fn add_provider(
     if exists.is_some() {
         return Err(storage_error(StorageError::Duplicate(new.name)));
     }
-    let entry = new.key_ref.clone().expect("validate sets key_ref");
-    state.credentials.set(&entry, &api_key).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "keychain_unavailable",
-            format!("cannot store the API key: {e}"),
-        )
-    })?;
+    let entry = new.key_ref.clone();
+    if let Some(entry) = &entry {
+        state.credentials.set(entry, &api_key).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keychain_unavailable",
+                format!("cannot store the API key: {e}"),
+            )
+        })?;
+    }
     let db = state.db.clone();
     let inserted = blocking(move || db.insert_provider(&new)).await;
     let provider = match inserted {
         Ok(p) => p,
         Err(e) => {
             // Leave nothing behind: the row did not land, so neither does its key.
-            let _ = state.credentials.delete(&entry).await;
+            if let Some(entry) = &entry {
+                let _ = state.credentials.delete(entry).await;
+            }
             return Err(e);
         }
     };

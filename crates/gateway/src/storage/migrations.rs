@@ -3,8 +3,9 @@
 use rusqlite_migration::{Migrations, M};
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE providers (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE providers (
             id         INTEGER PRIMARY KEY,
             name       TEXT NOT NULL UNIQUE,
             base_url   TEXT NOT NULL,
@@ -13,7 +14,13 @@ pub fn migrations() -> Migrations<'static> {
             key_ref    TEXT,                         -- keychain entry name; never the key itself
             created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
         );",
-    )])
+        ),
+        // Where the key goes (null = the format's usual header) and which catalog entry it came from.
+        M::up(
+            "ALTER TABLE providers ADD COLUMN auth TEXT;
+         ALTER TABLE providers ADD COLUMN catalog_id TEXT;",
+        ),
+    ])
 }
 
 #[cfg(test)]

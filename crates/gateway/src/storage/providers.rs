@@ -13,6 +13,9 @@ pub struct Provider {
     pub models: Vec<String>,
     pub key_ref: Option<String>,
     pub created_at: String,
+    /// `bearer`, `x-api-key`, `x-goog-api-key`, `query-key`, `none`; `None` = the format's default.
+    pub auth: Option<String>,
+    pub catalog_id: Option<String>,
 }
 
 /// A provider as shown to the dashboard, tray and management API (no secret in it).
@@ -25,6 +28,8 @@ pub struct ProviderView {
     pub key_ref: Option<String>,
     pub has_key: bool,
     pub created_at: String,
+    pub auth: Option<String>,
+    pub catalog_id: Option<String>,
 }
 
 impl From<&Provider> for ProviderView {
@@ -37,6 +42,8 @@ impl From<&Provider> for ProviderView {
             key_ref: p.key_ref.clone(),
             has_key: p.key_ref.is_some(),
             created_at: p.created_at.clone(),
+            auth: p.auth.clone(),
+            catalog_id: p.catalog_id.clone(),
         }
     }
 }
@@ -49,6 +56,8 @@ pub struct NewProvider {
     pub format: String,
     pub models: Vec<String>,
     pub key_ref: Option<String>,
+    pub auth: Option<String>,
+    pub catalog_id: Option<String>,
 }
 
 fn row_to_provider(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Provider, String)> {
@@ -61,6 +70,8 @@ fn row_to_provider(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Provider, Strin
             models: Vec::new(),
             key_ref: row.get(4)?,
             created_at: row.get(5)?,
+            auth: row.get(6)?,
+            catalog_id: row.get(7)?,
         },
         models,
     ))
@@ -72,7 +83,7 @@ fn decode((mut p, models): (Provider, String)) -> Result<Provider, StorageError>
     Ok(p)
 }
 
-const COLUMNS: &str = "name, base_url, format, models, key_ref, created_at";
+const COLUMNS: &str = "name, base_url, format, models, key_ref, created_at, auth, catalog_id";
 
 impl Db {
     pub fn list_providers(&self) -> Result<Vec<Provider>, StorageError> {
@@ -98,13 +109,14 @@ impl Db {
 
     pub fn insert_provider(&self, p: &NewProvider) -> Result<Provider, StorageError> {
         let models = serde_json::to_string(&p.models).expect("a list of strings serialises");
-        let inserted = self.with(|c| {
-            Ok(c.execute(
-                "INSERT INTO providers (name, base_url, format, models, key_ref) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(name) DO NOTHING",
-                params![p.name, p.base_url, p.format, models, p.key_ref],
+        let inserted =
+            self.with(|c| {
+                Ok(c.execute(
+                "INSERT INTO providers (name, base_url, format, models, key_ref, auth, catalog_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO NOTHING",
+                params![p.name, p.base_url, p.format, models, p.key_ref, p.auth, p.catalog_id],
             )?)
-        })?;
+            })?;
         if inserted == 0 {
             return Err(StorageError::Duplicate(p.name.clone()));
         }
@@ -134,6 +146,8 @@ mod tests {
             format: "openai".into(),
             models: vec!["m1".into(), "m2".into()],
             key_ref: Some(format!("provider:{name}:account:default")),
+            auth: None,
+            catalog_id: None,
         }
     }
 
@@ -166,7 +180,7 @@ mod tests {
         {
             let db = Db::open(dir.path()).unwrap();
             db.insert_provider(&sample("acme")).unwrap();
-            assert_eq!(db.schema_version().unwrap(), 1);
+            assert_eq!(db.schema_version().unwrap(), 2);
         }
         let db = Db::open(&dir.path().join("")).unwrap();
         assert_eq!(db.list_providers().unwrap()[0].name, "acme");
