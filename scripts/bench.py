@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Load benchmark: direct-to-mock vs through the gateway, in one run, same machine, same load.
+
+Starts the release `mock-upstream` and `switchyard` binaries on free loopback ports, adds a keyless
+provider (no keychain needed), then runs `loadgen` (closed loop, fixed duration) against the mock
+directly and through the gateway at several concurrencies, for passthrough (OpenAI client → OpenAI
+upstream, JSON and SSE) and translated traffic (Anthropic client → OpenAI upstream). Reports
+req/s, added p50/p99 latency, added time to first byte, gateway RSS idle/peak and CPU seconds per
+1,000 requests, and writes them to BENCHMARKS.md.
+
+Usage: scripts/bench.sh  (env BENCH_SECONDS=5, BENCH_CONCURRENCY="1 16 64")
+"""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = pathlib.Path(os.environ["BENCH_BIN"])
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1 16 64").split()]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(url, proc, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            sys.exit(f"{url}: process exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{url} did not answer within {timeout}s")
+
+
+def status(pid, key):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024  # MiB
+    return float("nan")
+
+
+def cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def load(url, body, concurrency, headers=()):
+    args = [str(BIN / "loadgen"), "--url", url, "--body", json.dumps(body),
+            "--concurrency", str(concurrency), "--seconds", str(SECONDS)]
+    for h in headers:
+        args += ["--header", h]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="switchyard-bench-")
+    mock_port, gw_port = free_port(), free_port()
+    mock = subprocess.Popen([str(BIN / "mock-upstream"), "--port", str(mock_port)], stdout=subprocess.DEVNULL)
+    env = dict(os.environ, SWITCHYARD_DATA_DIR=tmp, RUST_LOG="warn",
+               DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent")
+    gw = subprocess.Popen([str(BIN / "switchyard"), "serve", "--port", str(gw_port)], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        mock_url, gw_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{gw_port}"
+        wait(f"{mock_url}/v1/models", mock)
+        wait(f"{gw_url}/health", gw)
+        time.sleep(1)
+        idle_rss = status(gw.pid, "VmRSS")
+        req = urllib.request.Request(f"{gw_url}/api/providers", method="POST", data=json.dumps(
+            {"name": "mock", "base_url": f"{mock_url}/v1", "models": ["mock-small"]}).encode(),
+            headers={"Content-Type": "application/json", "X-Switchyard-Admin": "1"})
+        urllib.request.urlopen(req).read()
+        msgs = [{"role": "user", "content": "Benchmark this gateway, please."}]
+        cases = [
+            ("passthrough JSON (OpenAI → OpenAI)",
+             (f"{mock_url}/v1/chat/completions", {"model": "mock-small", "messages": msgs}),
+             (f"{gw_url}/v1/chat/completions", {"model": "mock/mock-small", "messages": msgs}), ()),
+            ("passthrough SSE (OpenAI → OpenAI)",
+             (f"{mock_url}/v1/chat/completions", {"model": "mock-small", "messages": msgs, "stream": True}),
+             (f"{gw_url}/v1/chat/completions", {"model": "mock/mock-small", "messages": msgs, "stream": True}), ()),
+            ("translated SSE (Anthropic client → OpenAI upstream)",
+             (f"{mock_url}/v1/chat/completions", {"model": "mock-small", "messages": msgs, "stream": True}),
+             (f"{gw_url}/v1/messages", {"model": "mock/mock-small", "max_tokens": 64, "messages": msgs, "stream": True}),
+             ("anthropic-version: 2023-06-01",)),
+        ]
+        rows = []
+        for name, (durl, dbody), (gurl, gbody), gheaders in cases:
+            for c in CONCURRENCY:
+                d = load(durl, dbody, c)
+                cpu0 = cpu_seconds(gw.pid)
+                g = load(gurl, gbody, c, gheaders)
+                cpu = cpu_seconds(gw.pid) - cpu0
+                rows.append({
+                    "case": name, "c": c, "direct_rps": d["rps"], "gw_rps": g["rps"],
+                    "ratio": g["rps"] / d["rps"] if d["rps"] else float("nan"),
+                    "added_p50": g["p50_ms"] - d["p50_ms"], "added_p99": g["p99_ms"] - d["p99_ms"],
+                    "added_ttfb": g["ttfb_p50_ms"] - d["ttfb_p50_ms"],
+                    "cpu_per_1k": 1000 * cpu / max(g["requests"], 1),
+                    "errors": d["errors"] + g["errors"],
+                })
+                print(json.dumps(rows[-1]), flush=True)
+        peak_rss = status(gw.pid, "VmHWM")
+    finally:
+        gw.terminate()
+        mock.terminate()
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `scripts/bench.sh` on {time.strftime('%Y-%m-%d')} ({os.cpu_count()} cores, {cpu}); "
+        f"{SECONDS:g} s per measurement after a 1 s warm-up, closed loop (`loadgen`), release builds, "
+        "mock upstream and gateway on loopback, load generator on the same 2 cores. "
+        "\"Added\" = through the gateway minus direct to the mock, same load, same run.",
+        "",
+        f"Gateway RSS: **{idle_rss:.1f} MiB idle**, **{peak_rss:.1f} MiB peak** under the load below.",
+        "",
+        "| traffic | concurrency | direct req/s | via gateway req/s | ratio | added p50 ms | added p99 ms | added TTFB p50 ms | gateway CPU s / 1k req | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['c']} | {r['direct_rps']:.0f} | {r['gw_rps']:.0f} | {r['ratio']:.2f} | "
+                     f"{r['added_p50']:.3f} | {r['added_p99']:.3f} | {r['added_ttfb']:.3f} | {r['cpu_per_1k']:.3f} | {r['errors']} |")
+    lines += ["", "Targets (issue 3): added p50 ≤ 0.2 ms at c=1; throughput ≥ 0.4× direct at c=64; RSS ≤ 20 MB idle, ≤ 60 MB under load.", ""]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
