@@ -142,6 +142,13 @@ pub async fn start_with_store(
         &tower::util::MapRequestLayer::new(api::paths::rewrite),
         api::router(state.clone()),
     );
+    // Stream chunks are small writes; without TCP_NODELAY, Nagle + the client's delayed ACK hold
+    // each one back ~40 ms (measured with scripts/bench.sh before this line existed).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(

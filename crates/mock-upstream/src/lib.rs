@@ -108,6 +108,10 @@ pub async fn start(config: MockConfig, port: u16) -> std::io::Result<MockUpstrea
         config,
         log: log.clone(),
     });
+    // Like real providers' front ends: small SSE writes go out at once.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
