@@ -167,3 +167,12 @@ def test_cli_help():
     for flag in ("--port", "--host", "--data-dir", "--insecure-file-secrets"):
         assert flag in out
     assert os.access(MOCK_BIN, os.X_OK) and shutil.which("secret-tool")
+
+
+def test_embeddings(gateway, mock):
+    gateway.add_provider("mock", mock.base_url, KEY, ["embed-small"])
+    r = client(gateway).embeddings.create(model="mock/embed-small", input=["one", "three"])
+    assert [d.index for d in r.data] == [0, 1] and len(r.data[0].embedding) == 8
+    seen = mock.requests()[-1]
+    assert seen["path"] == "/v1/embeddings" and seen["body"]["model"] == "embed-small"
+    assert seen["headers"]["authorization"] == f"Bearer {KEY}"

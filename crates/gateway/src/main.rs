@@ -37,6 +37,9 @@ enum Command {
         /// keychain. Only for servers that have no keychain.
         #[arg(long)]
         insecure_file_secrets: bool,
+        /// Largest accepted request body, in MiB (long agent contexts with images are big).
+        #[arg(long, default_value_t = 32)]
+        max_body_mb: usize,
     },
 }
 
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
             data_dir,
             allow_hosts,
             insecure_file_secrets,
+            max_body_mb,
         } => {
             let mut config = match GatewayConfig::from_env() {
                 Ok(c) => c,
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
             }
             config.host = host;
             config.allowed_hosts = allow_hosts;
+            config.max_body_bytes = max_body_mb.max(1) * 1024 * 1024;
             if insecure_file_secrets {
                 config.secrets = SecretsMode::InsecureFile;
             }

@@ -123,6 +123,68 @@ pub async fn messages(
         .unwrap_or_else(|e| e.render(Format::Messages))
 }
 
+/// `POST /v1/embeddings`: forwarded to OpenAI-compatible providers with only `model` rewritten.
+pub async fn embeddings(State(state): State<Arc<AppState>>, body: Body) -> Response {
+    embed(&state, body)
+        .await
+        .unwrap_or_else(|e| e.render(Format::Chat))
+}
+
+async fn embed(state: &AppState, body: Body) -> Result<Response, ApiError> {
+    let bytes = read_body(body, state.config.max_body_bytes).await?;
+    let mut json: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let model = json
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("missing required field `model`"))?
+        .to_string();
+    if json.get("input").is_none() {
+        return Err(bad("missing required field `input`"));
+    }
+    let providers = state.providers();
+    let (provider, upstream_model) = resolve(&providers, &model)?;
+    if provider.format != Format::Chat.as_str() {
+        return Err(ApiError::bad_request(
+            "unsupported_feature",
+            format!(
+                "embeddings need an OpenAI-compatible provider; {:?} speaks {}",
+                provider.name, provider.format
+            ),
+        ));
+    }
+    json["model"] = Value::String(upstream_model.clone());
+    let key = match &provider.key_ref {
+        Some(entry) => state.credentials.get(entry).await.ok().flatten(),
+        None => None,
+    };
+    let url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
+    let req = apply_auth(
+        state.http.post(&url).json(&json),
+        provider,
+        Format::Chat,
+        key.as_deref(),
+    );
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| unreachable(&provider.name, &url, &e))?;
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
+    if !status.is_success() {
+        return Ok(
+            upstream_error(&provider.name, status, ct, resp, Format::Chat, Format::Chat).await,
+        );
+    }
+    let mut out = Response::new(Body::from_stream(resp.bytes_stream()));
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        ct.unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    diagnostics(out.headers_mut(), &provider.name, &upstream_model);
+    Ok(out)
+}
+
 /// `POST /v1/messages/count_tokens`: forwarded to Anthropic-format upstreams; for the others
 /// estimated locally (about 4 characters per token) and marked `X-Switchyard-Estimated: true`.
 pub async fn count_tokens(
@@ -288,13 +350,21 @@ pub async fn forward_with(
         ))
     })?;
 
-    let (out, include_usage) = if upstream == client {
+    // Cursor posts Responses-shaped bodies (`input`, no `messages`) to /chat/completions and
+    // expects Chat chunks back (formats.md #30): read it as Responses, answer as Chat.
+    let request_format =
+        if client == Format::Chat && !obj.contains_key("messages") && obj.contains_key("input") {
+            Format::Responses
+        } else {
+            client
+        };
+    let (out, include_usage) = if upstream == client && request_format == client {
         if client != Format::Gemini {
             obj.insert("model".into(), Value::String(upstream_model.clone()));
         }
         (json, false)
     } else {
-        let mut req = formats::decode_request(client, &json).map_err(bad)?;
+        let mut req = formats::decode_request(request_format, &json).map_err(bad)?;
         req.model = upstream_model.clone();
         req.stream = stream;
         (formats::encode_request(upstream, &req), req.include_usage)
@@ -354,7 +424,7 @@ pub async fn forward_with(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
 
-    let mut response = if upstream == client {
+    let mut response = if upstream == client && request_format == client {
         passthrough(
             resp,
             is_sse,

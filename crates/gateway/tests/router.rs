@@ -775,3 +775,34 @@ async fn keyless_local_providers_need_no_keychain() {
     assert_eq!(r.status(), 200);
     assert!(!env.mock.requests()[0].headers.contains_key("authorization"));
 }
+
+#[tokio::test]
+async fn a_responses_body_on_the_chat_path_is_answered_in_chat_format() {
+    // Cursor does this (formats.md #30).
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    let r = env
+        .chat(
+            json!({"model": "acme/mock-small", "input": "hi from cursor", "stream": true,
+                     "stream_options": {"include_usage": true}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("chat.completion.chunk"), "{text}");
+    let content: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(String::from))
+        .collect();
+    assert_eq!(content, "Hello from mock-upstream! You said: hi from cursor");
+    assert_eq!(text.matches("[DONE]").count(), 1);
+    let sent = &env.mock.requests()[0].body;
+    assert_eq!(sent["messages"][0]["role"], "user");
+    let r = env
+        .chat(json!({"model": "acme/mock-small", "input": [{"role": "user", "content": "x"}]}))
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion");
+}

@@ -126,6 +126,7 @@ fn router(shared: Shared) -> Router {
         .route("/v1beta/models/{*rest}", post(gemini::handle))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models))
+        .route("/v1/embeddings", post(embeddings))
         .route("/_mock/requests", get(requests).delete(clear))
         .with_state(shared)
 }
@@ -137,6 +138,33 @@ async fn requests(State(s): State<Shared>) -> Json<Vec<RecordedRequest>> {
 async fn clear(State(s): State<Shared>) -> StatusCode {
     s.log.lock().unwrap().clear();
     StatusCode::NO_CONTENT
+}
+
+/// Deterministic 8-dimensional embeddings: one per input string.
+async fn embeddings(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    record(&s, "/v1/embeddings", &headers, &parsed);
+    let inputs: Vec<String> = match parsed.get("input") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => vec![],
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let v: Vec<f64> = (0..8).map(|d| ((t.len() + d) % 7) as f64 / 7.0).collect();
+            json!({"object": "embedding", "index": i, "embedding": v})
+        })
+        .collect();
+    Json(
+        json!({"object": "list", "data": data, "model": parsed.get("model"),
+                "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}}),
+    )
+    .into_response()
 }
 
 async fn models() -> Json<Value> {
