@@ -794,9 +794,16 @@ async fn a_responses_body_on_the_chat_path_is_answered_in_chat_format() {
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(String::from))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(String::from)
+        })
         .collect();
-    assert_eq!(content, "Hello from mock-upstream! You said: hi from cursor");
+    assert_eq!(
+        content,
+        "Hello from mock-upstream! You said: hi from cursor"
+    );
     assert_eq!(text.matches("[DONE]").count(), 1);
     let sent = &env.mock.requests()[0].body;
     assert_eq!(sent["messages"][0]["role"], "user");

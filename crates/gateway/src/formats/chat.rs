@@ -419,8 +419,19 @@ pub fn decode_response(body: &Value) -> Result<ir::Response, String> {
         }
     }
     let text = text_of(msg.get("content").unwrap_or(&Value::Null));
-    if !text.is_empty() {
-        parts.push(Part::Text(text));
+    let mut split = ThinkSplitter::default();
+    let mut events = Vec::new();
+    split.push(&text, &mut events);
+    split.flush(&mut events);
+    for e in events {
+        match e {
+            Event::ThinkingDelta(t) => parts.push(Part::Thinking {
+                text: t,
+                signature: None,
+            }),
+            Event::TextDelta(t) => parts.push(Part::Text(t)),
+            _ => {}
+        }
     }
     for tc in msg
         .get("tool_calls")
@@ -526,9 +537,95 @@ fn now_secs() -> u64 {
 
 // ---------- streams ----------
 
+/// Splits `<think>…</think>` at the start of an answer (DeepSeek/Qwen style) into reasoning,
+/// across chunk boundaries; the tags themselves never leak as text (formats.md #3).
+#[derive(Default)]
+pub struct ThinkSplitter {
+    /// Text that may be the beginning of a tag, held until the next chunk decides.
+    pending: String,
+    in_think: bool,
+    /// Once real text has been emitted, `<think>` is just text.
+    text_seen: bool,
+    /// The line break after `</think>` is part of the tag, even when it comes in the next chunk.
+    after_close: bool,
+}
+
+impl ThinkSplitter {
+    pub fn push(&mut self, delta: &str, out: &mut Vec<Event>) {
+        let mut s = std::mem::take(&mut self.pending) + delta;
+        loop {
+            if self.in_think {
+                if let Some(i) = s.find("</think>") {
+                    if i > 0 {
+                        out.push(Event::ThinkingDelta(s[..i].into()));
+                    }
+                    self.in_think = false;
+                    self.after_close = true;
+                    s = s[i + "</think>".len()..].to_string();
+                    continue;
+                }
+                let keep = partial_suffix(&s, "</think>");
+                if s.len() > keep {
+                    out.push(Event::ThinkingDelta(s[..s.len() - keep].into()));
+                }
+                self.pending = s[s.len() - keep..].into();
+                return;
+            }
+            if !self.text_seen {
+                let trimmed = s.trim_start();
+                if let Some(rest) = trimmed.strip_prefix("<think>") {
+                    self.in_think = true;
+                    s = rest.to_string();
+                    continue;
+                }
+                if "<think>".starts_with(trimmed) && !trimmed.is_empty() || trimmed.is_empty() {
+                    self.pending = s; // could still become `<think>`
+                    return;
+                }
+            }
+            if self.after_close {
+                s = s.trim_start_matches(['\n', '\r']).to_string();
+                if s.is_empty() {
+                    return;
+                }
+                self.after_close = false;
+            }
+            if !s.is_empty() {
+                self.text_seen = true;
+                out.push(Event::TextDelta(s));
+            }
+            return;
+        }
+    }
+
+    /// Whatever was held back, at the end of the answer.
+    pub fn flush(&mut self, out: &mut Vec<Event>) {
+        let s = std::mem::take(&mut self.pending);
+        if s.is_empty() {
+            return;
+        }
+        if self.in_think {
+            out.push(Event::ThinkingDelta(s));
+        } else if !s.trim().is_empty() {
+            out.push(Event::TextDelta(s));
+        }
+    }
+}
+
+/// Length of the longest suffix of `s` that is a proper prefix of `tag`.
+fn partial_suffix(s: &str, tag: &str) -> usize {
+    (1..tag.len())
+        .rev()
+        .find(|&n| {
+            s.len() >= n && s.is_char_boundary(s.len() - n) && tag.starts_with(&s[s.len() - n..])
+        })
+        .unwrap_or(0)
+}
+
 /// Chat SSE (upstream) → IR events.
 #[derive(Default)]
 pub struct ChatStreamDecoder {
+    think: ThinkSplitter,
     started: bool,
     /// Chat tool-call `index` → (our ordinal, upstream id).
     tools: HashMap<u64, (usize, String)>,
@@ -545,12 +642,15 @@ impl StreamDecoder for ChatStreamDecoder {
                 return vec![]; // a duplicate [DONE] is tolerated
             }
             self.done = true;
+            let mut out = Vec::new();
+            self.think.flush(&mut out);
             let f = self.finish.unwrap_or(if self.next_tool > 0 {
                 FinishReason::ToolCalls
             } else {
                 FinishReason::Stop
             });
-            return vec![Event::Finish(f)];
+            out.push(Event::Finish(f));
+            return out;
         }
         let Ok(chunk) = serde_json::from_str::<Value>(data) else {
             return vec![]; // non-JSON lines are tolerated
@@ -589,8 +689,11 @@ impl StreamDecoder for ChatStreamDecoder {
             }
             if let Some(t) = delta.get("content").and_then(Value::as_str) {
                 if !t.is_empty() {
-                    out.push(Event::TextDelta(t.into()));
+                    self.think.push(t, &mut out);
                 }
+            }
+            if delta.get("tool_calls").is_some() {
+                self.think.flush(&mut out);
             }
             for tc in delta
                 .get("tool_calls")
@@ -725,5 +828,73 @@ impl StreamEncoder for ChatStreamEncoder {
                 frame(None, &v.to_string())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&str]) -> Vec<Event> {
+        let mut s = ThinkSplitter::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push(c, &mut out);
+        }
+        s.flush(&mut out);
+        out
+    }
+
+    fn joined(events: &[Event]) -> (String, String) {
+        let mut think = String::new();
+        let mut text = String::new();
+        for e in events {
+            match e {
+                Event::ThinkingDelta(t) => think.push_str(t),
+                Event::TextDelta(t) => text.push_str(t),
+                _ => {}
+            }
+        }
+        (think, text)
+    }
+
+    #[test]
+    fn think_tags_split_across_any_chunk_boundary() {
+        let whole = "<think>plan it</think>\nThe answer.";
+        for cut in 1..whole.len() {
+            let (a, b) = whole.split_at(cut);
+            let (think, text) = joined(&split(&[a, b]));
+            assert_eq!(think, "plan it", "cut at {cut}");
+            assert_eq!(text, "The answer.", "cut at {cut}");
+        }
+        let (think, text) = joined(&split(&["<", "th", "ink>", "a", "</th", "ink>", "b"]));
+        assert_eq!((think.as_str(), text.as_str()), ("a", "b"));
+    }
+
+    #[test]
+    fn think_tags_later_in_the_text_are_just_text() {
+        let (think, text) = joined(&split(&["Use <think> tags like this: <think>x</think>"]));
+        assert_eq!(think, "");
+        assert_eq!(text, "Use <think> tags like this: <think>x</think>");
+        let (_, text) = joined(&split(&["<t", "able>"]));
+        assert_eq!(text, "<table>");
+    }
+
+    #[test]
+    fn closing_tag_never_leaks_before_a_tool_call() {
+        let mut d = ChatStreamDecoder::default();
+        let chunk = |delta: Value| {
+            json!({"id": "c", "choices": [{"index": 0, "delta": delta}]}).to_string()
+        };
+        let mut ev = d.event(None, &chunk(json!({"content": "<think>hmm</thi"})));
+        ev.extend(d.event(None, &chunk(json!({"content": "nk>"}))));
+        ev.extend(d.event(None, &chunk(json!({"tool_calls": [{"index": 0, "id": "t", "function": {"name": "f", "arguments": "{}"}}]}))));
+        ev.extend(d.event(None, "[DONE]"));
+        assert!(
+            !ev.iter()
+                .any(|e| matches!(e, Event::TextDelta(t) if t.contains("think"))),
+            "{ev:?}"
+        );
+        assert_eq!(joined(&ev).0, "hmm");
     }
 }
