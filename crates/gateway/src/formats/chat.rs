@@ -192,6 +192,25 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     req.user = obj.get("user").and_then(Value::as_str).map(Into::into);
+    req.response_format =
+        obj.get("response_format")
+            .and_then(|f| match f.get("type").and_then(Value::as_str) {
+                Some("json_object") => Some(ir::ResponseFormat::JsonObject),
+                Some("json_schema") => {
+                    let js = f.get("json_schema").unwrap_or(&Value::Null);
+                    Some(ir::ResponseFormat::JsonSchema {
+                        name: js
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("response")
+                            .into(),
+                        schema: js.get("schema").cloned().unwrap_or(json!({})),
+                        strict: js.get("strict").and_then(Value::as_bool),
+                    })
+                }
+                Some("text") => Some(ir::ResponseFormat::Text),
+                _ => None,
+            });
     if obj.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
         return Err("n > 1 is not supported when translating to another API format".into());
     }
@@ -346,6 +365,26 @@ pub fn encode_request(req: &Request) -> Value {
     }
     if let Some(u) = &req.user {
         out.insert("user".into(), json!(u));
+    }
+    if let Some(f) = &req.response_format {
+        out.insert(
+            "response_format".into(),
+            match f {
+                ir::ResponseFormat::Text => json!({"type": "text"}),
+                ir::ResponseFormat::JsonObject => json!({"type": "json_object"}),
+                ir::ResponseFormat::JsonSchema {
+                    name,
+                    schema,
+                    strict,
+                } => {
+                    let mut js = json!({"name": name, "schema": schema});
+                    if let Some(st) = strict {
+                        js["strict"] = json!(st);
+                    }
+                    json!({"type": "json_schema", "json_schema": js})
+                }
+            },
+        );
     }
     out.insert("stream".into(), json!(req.stream));
     if req.stream {

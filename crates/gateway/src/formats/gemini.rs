@@ -216,6 +216,20 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
             None => None,
         };
     }
+    if gen.get("responseMimeType").and_then(Value::as_str) == Some("application/json") {
+        let schema = gen
+            .get("responseJsonSchema")
+            .or(gen.get("responseSchema"))
+            .map(lower_types);
+        req.response_format = Some(match schema {
+            Some(schema) => ir::ResponseFormat::JsonSchema {
+                name: "response".into(),
+                schema,
+                strict: None,
+            },
+            None => ir::ResponseFormat::JsonObject,
+        });
+    }
     if let Some(t) = gen.get("thinkingConfig") {
         req.reasoning = match (
             t.get("thinkingBudget").and_then(Value::as_i64),
@@ -341,6 +355,16 @@ pub fn encode_request(req: &Request) -> Value {
             }
         }
         None => {}
+    }
+    match &req.response_format {
+        Some(ir::ResponseFormat::JsonObject) => {
+            gen.insert("responseMimeType".into(), json!("application/json"));
+        }
+        Some(ir::ResponseFormat::JsonSchema { schema, .. }) => {
+            gen.insert("responseMimeType".into(), json!("application/json"));
+            gen.insert("responseJsonSchema".into(), schema.clone());
+        }
+        Some(ir::ResponseFormat::Text) | None => {}
     }
     if !gen.is_empty() {
         out.insert("generationConfig".into(), Value::Object(gen));

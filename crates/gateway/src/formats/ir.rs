@@ -22,6 +22,19 @@ pub struct Request {
     /// Chat clients: whether they asked for the usage chunk (`stream_options.include_usage`).
     pub include_usage: bool,
     pub user: Option<String>,
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// Structured output (formats.md §11).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        schema: Value,
+        strict: Option<bool>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

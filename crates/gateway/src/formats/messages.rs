@@ -203,6 +203,15 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
         )),
         _ => None,
     };
+    if let Some(f) = body.pointer("/output_config/format") {
+        if f.get("type").and_then(Value::as_str) == Some("json_schema") {
+            req.response_format = Some(ir::ResponseFormat::JsonSchema {
+                name: "response".into(),
+                schema: f.get("schema").cloned().unwrap_or(json!({})),
+                strict: None,
+            });
+        }
+    }
     req.user = body
         .pointer("/metadata/user_id")
         .and_then(Value::as_str)
@@ -357,8 +366,20 @@ pub fn encode_request(req: &Request) -> Value {
         );
     }
     out.insert("max_tokens".into(), json!(max_tokens));
-    if !req.system.is_empty() {
-        out.insert("system".into(), json!(req.system.join("\n\n")));
+    let mut system = req.system.clone();
+    // Structured output as an instruction: understood by every Claude model, where the native
+    // `output_config.format` is rejected by older ones (formats.md §11, last resort, made first).
+    match &req.response_format {
+        Some(ir::ResponseFormat::JsonObject) => {
+            system.push("Respond with a single JSON object only, no prose and no code fences.".into())
+        }
+        Some(ir::ResponseFormat::JsonSchema { schema, .. }) => system.push(format!(
+            "Respond with a single JSON object only, no prose and no code fences, that validates against this JSON Schema: {schema}"
+        )),
+        _ => {}
+    }
+    if !system.is_empty() {
+        out.insert("system".into(), json!(system.join("\n\n")));
     }
     out.insert("messages".into(), Value::Array(messages));
     if let Some(t) = req.temperature {

@@ -185,6 +185,22 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
             .map(|n| ir::ToolChoice::Tool(n.into())),
         _ => None,
     };
+    req.response_format =
+        body.pointer("/text/format")
+            .and_then(|f| match f.get("type").and_then(Value::as_str) {
+                Some("json_object") => Some(ir::ResponseFormat::JsonObject),
+                Some("json_schema") => Some(ir::ResponseFormat::JsonSchema {
+                    name: f
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("response")
+                        .into(),
+                    schema: f.get("schema").cloned().unwrap_or(json!({})),
+                    strict: f.get("strict").and_then(Value::as_bool),
+                }),
+                Some("text") => Some(ir::ResponseFormat::Text),
+                _ => None,
+            });
     req.reasoning = body
         .pointer("/reasoning/effort")
         .and_then(Value::as_str)
@@ -287,6 +303,24 @@ pub fn encode_request(req: &Request) -> Value {
     }
     if let Some(u) = &req.user {
         out.insert("user".into(), json!(u));
+    }
+    if let Some(f) = &req.response_format {
+        let format = match f {
+            ir::ResponseFormat::Text => json!({"type": "text"}),
+            ir::ResponseFormat::JsonObject => json!({"type": "json_object"}),
+            ir::ResponseFormat::JsonSchema {
+                name,
+                schema,
+                strict,
+            } => {
+                let mut v = json!({"type": "json_schema", "name": name, "schema": schema});
+                if let Some(st) = strict {
+                    v["strict"] = json!(st);
+                }
+                v
+            }
+        };
+        out.insert("text".into(), json!({"format": format}));
     }
     // Switchyard keeps no conversation state upstream: every request carries its full history.
     out.insert("store".into(), json!(false));
