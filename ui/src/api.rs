@@ -19,6 +19,9 @@ pub struct Health {
     #[serde(default)]
     pub providers: u64,
     pub keychain: Keychain,
+    /// Absent on gateways older than the provider catalog.
+    #[serde(default)]
+    pub catalog: Option<CatalogStatus>,
 }
 
 impl Health {
@@ -37,6 +40,71 @@ pub struct Keychain {
     pub detail: Option<String>,
 }
 
+/// The provider catalog as loaded by the gateway; `error` says why (part of) it failed to load.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct CatalogStatus {
+    #[serde(default)]
+    pub providers: u64,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// One entry of `GET /api/catalog`: a known provider the add form can pre-fill from.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub name: String,
+    pub alias: String,
+    pub format: String,
+    pub base_url: String,
+    #[serde(default)]
+    pub auth: String,
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Placeholders in `base_url` (`account_id` for `{account_id}`) only the user knows.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    #[serde(default)]
+    pub free: bool,
+}
+
+impl CatalogEntry {
+    /// `Name (alias)`, as shown in the picker.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.alias)
+    }
+
+    /// The `{placeholders}` the user must fill in, each once, in order.
+    pub fn needs_text(&self) -> String {
+        let mut seen: Vec<&str> = Vec::new();
+        for need in &self.needs {
+            if !seen.contains(&need.as_str()) {
+                seen.push(need);
+            }
+        }
+        seen.iter()
+            .map(|n| format!("{{{n}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Wire formats the gateway speaks to providers: API id and the label shown to people.
+pub const FORMATS: [(&str, &str); 4] = [
+    ("openai", "OpenAI-compatible (Chat Completions)"),
+    ("anthropic", "Anthropic Messages"),
+    ("responses", "OpenAI Responses"),
+    ("gemini", "Google Gemini"),
+];
+
+/// The label for a format id; an unknown id is shown as is.
+pub fn format_label(id: &str) -> &str {
+    FORMATS
+        .iter()
+        .find(|(f, _)| *f == id)
+        .map_or(id, |(_, label)| label)
+}
+
 /// One entry of `GET /api/providers`. The API key itself never leaves the gateway.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
 pub struct Provider {
@@ -49,11 +117,20 @@ pub struct Provider {
     pub has_key: bool,
     #[serde(default)]
     pub created_at: Option<String>,
+    /// How the key is sent upstream (`bearer`, `x-api-key`, …); absent for older rows.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// The catalog entry the provider was added from, if any.
+    #[serde(default)]
+    pub catalog_id: Option<String>,
 }
 
 /// Body of `POST /api/providers`.
 #[derive(Clone, Debug, Serialize)]
 pub struct NewProvider {
+    /// Catalog id; the gateway fills what is left empty from that entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
     pub name: String,
     pub base_url: String,
     pub format: String,
@@ -84,8 +161,16 @@ pub async fn providers() -> ApiResult<Vec<Provider>> {
     json(resp).await
 }
 
-/// Adds a provider. Any 2xx counts as success; the body (the stored provider) is not needed.
-pub async fn add_provider(new: &NewProvider) -> ApiResult<()> {
+/// `GET /api/catalog`, sorted by name for the picker.
+pub async fn catalog() -> ApiResult<Vec<CatalogEntry>> {
+    let resp = send(fresh(Request::get("/api/catalog"))).await?;
+    let mut list: Vec<CatalogEntry> = json(resp).await?;
+    list.sort_by_cached_key(|e| (e.name.to_lowercase(), e.id.clone()));
+    Ok(list)
+}
+
+/// Adds a provider; returns it as stored (the gateway fills catalog defaults, such as the name).
+pub async fn add_provider(new: &NewProvider) -> ApiResult<Provider> {
     let request = Request::post("/api/providers")
         .header(ADMIN_HEADER.0, ADMIN_HEADER.1)
         .json(new)
@@ -94,11 +179,7 @@ pub async fn add_provider(new: &NewProvider) -> ApiResult<()> {
         .send()
         .await
         .map_err(|e| format!("Request failed: {e}"))?;
-    if resp.ok() {
-        Ok(())
-    } else {
-        Err(error_message(resp).await)
-    }
+    json(resp).await
 }
 
 pub async fn delete_provider(name: &str) -> ApiResult<()> {
@@ -182,6 +263,29 @@ mod tests {
     fn models_are_trimmed_and_empty_ones_dropped() {
         assert_eq!(parse_models(" a, b ,,c ,"), vec!["a", "b", "c"]);
         assert!(parse_models(" , ").is_empty());
+    }
+
+    #[test]
+    fn formats_have_labels() {
+        assert_eq!(format_label("responses"), "OpenAI Responses");
+        assert_eq!(format_label("other"), "other");
+    }
+
+    #[test]
+    fn needs_are_listed_once_in_braces() {
+        let entry = CatalogEntry {
+            id: "vertex".into(),
+            name: "Google Vertex AI".into(),
+            alias: "vertex".into(),
+            format: "gemini".into(),
+            base_url: "https://{region}-x/{project}/{region}".into(),
+            auth: "bearer".into(),
+            models: vec![],
+            needs: vec!["region".into(), "project".into(), "region".into()],
+            free: false,
+        };
+        assert_eq!(entry.needs_text(), "{region}, {project}");
+        assert_eq!(entry.label(), "Google Vertex AI (vertex)");
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The dashboard's shared state: the last health report and provider list, and how to refresh them.
+//! The dashboard's shared state: the last health report, the provider list and the provider
+//! catalog, and how to refresh them.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, ApiResult, Health, Provider};
+use crate::api::{self, ApiResult, CatalogEntry, Health, Provider};
 
 /// How often the status and the provider list are polled.
 pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -15,6 +16,9 @@ pub type Loaded<T> = Option<ApiResult<T>>;
 pub struct Dashboard {
     pub health: RwSignal<Loaded<Health>>,
     pub providers: RwSignal<Loaded<Vec<Provider>>>,
+    /// Known providers, sorted by name. Fixed while the gateway runs, so fetched until it loads once.
+    pub catalog: RwSignal<Loaded<Vec<CatalogEntry>>>,
+    catalog_in_flight: StoredValue<bool>,
     /// Sequence numbers so a slow, older answer never overwrites a newer one.
     issued: StoredValue<u64>,
     applied_health: StoredValue<u64>,
@@ -26,6 +30,8 @@ impl Default for Dashboard {
         Self {
             health: RwSignal::new(None),
             providers: RwSignal::new(None),
+            catalog: RwSignal::new(None),
+            catalog_in_flight: StoredValue::new(false),
             issued: StoredValue::new(0),
             applied_health: StoredValue::new(0),
             applied_providers: StoredValue::new(0),
@@ -34,8 +40,9 @@ impl Default for Dashboard {
 }
 
 impl Dashboard {
-    /// Re-fetches health and providers in the background.
+    /// Re-fetches health and providers (and the catalog, until it has loaded) in the background.
     pub fn refresh(self) {
+        self.load_catalog();
         self.issued.update_value(|n| *n += 1);
         let seq = self.issued.get_value();
         spawn_local(async move {
@@ -45,6 +52,33 @@ impl Dashboard {
         spawn_local(async move {
             let providers = api::providers().await;
             apply(self.providers, self.applied_providers, seq, providers);
+        });
+    }
+
+    /// The catalog entry a provider was added from, once the catalog has loaded.
+    pub fn catalog_entry(self, id: &str) -> Option<CatalogEntry> {
+        self.catalog.with(|c| {
+            c.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|list| list.iter().find(|e| e.id == id).cloned())
+        })
+    }
+
+    fn load_catalog(self) {
+        let loaded = self.catalog.with_untracked(|c| matches!(c, Some(Ok(_))));
+        if loaded || self.catalog_in_flight.get_value() {
+            return;
+        }
+        self.catalog_in_flight.set_value(true);
+        spawn_local(async move {
+            let catalog = api::catalog().await;
+            self.catalog_in_flight.set_value(false);
+            if self
+                .catalog
+                .with_untracked(|current| current.as_ref() != Some(&catalog))
+            {
+                self.catalog.set(Some(catalog));
+            }
         });
     }
 }

@@ -1,12 +1,38 @@
-//! "How to use" box: the endpoint and model naming that OpenAI-compatible clients need.
+//! "How to use" box: the exact setting each kind of client needs, and how models are named.
 
 use leptos::prelude::*;
 
 use crate::state::Dashboard;
 
+/// Per tool: an id, its name and the exact setting, given the gateway's origin (`http://HOST`).
+fn settings(origin: &str) -> [(&'static str, &'static str, String); 4] {
+    [
+        (
+            "openai",
+            "OpenAI-compatible clients",
+            format!("base_url = {origin}/v1"),
+        ),
+        (
+            "claude-code",
+            "Claude Code",
+            format!("ANTHROPIC_BASE_URL={origin}"),
+        ),
+        (
+            "codex",
+            "Codex (Responses)",
+            format!("base_url = {origin}/v1"),
+        ),
+        (
+            "gemini-cli",
+            "Gemini CLI",
+            format!("GOOGLE_GEMINI_BASE_URL={origin}"),
+        ),
+    ]
+}
+
 #[component]
 pub fn HowToUse(dashboard: Dashboard) -> impl IntoView {
-    let base_url = move || {
+    let origin = move || {
         let listen = dashboard
             .health
             .with(|h| {
@@ -16,7 +42,7 @@ pub fn HowToUse(dashboard: Dashboard) -> impl IntoView {
             })
             .or_else(|| window().location().host().ok())
             .unwrap_or_else(|| "127.0.0.1:20128".to_owned());
-        format!("http://{listen}/v1")
+        format!("http://{listen}")
     };
     let example_model = move || {
         dashboard.providers.with(|p| {
@@ -30,25 +56,35 @@ pub fn HowToUse(dashboard: Dashboard) -> impl IntoView {
     view! {
         <section class="card" id="how-to-use">
             <h2>"How to use"</h2>
-            <p>
-                "Point any OpenAI-compatible client at "
-                <code id="base-url">{base_url}</code>
-                "."
-            </p>
-            <p>
-                "Name models as "
-                <code>"provider/model"</code>
+            <p>"Point your tools at Switchyard; any tool can use any provider."</p>
+            <dl class="facts tools">
                 {move || {
-                    example_model()
-                        .map(|m| {
+                    settings(&origin())
+                        .into_iter()
+                        .map(|(id, tool, setting)| {
                             view! {
-                                ", for example "
-                                <code id="example-model">{m}</code>
+                                <dt>{tool}</dt>
+                                <dd>
+                                    <code id=format!("setting-{id}")>{setting}</code>
+                                </dd>
                             }
                         })
+                        .collect_view()
                 }}
-                "."
-            </p>
+                <dt>"Model names"</dt>
+                <dd>
+                    <code>"provider/model"</code>
+                    {move || {
+                        example_model()
+                            .map(|m| {
+                                view! {
+                                    ", e.g. "
+                                    <code id="example-model">{m}</code>
+                                }
+                            })
+                    }}
+                </dd>
+            </dl>
         </section>
     }
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, Provider};
+use crate::api::{self, format_label, Provider};
 use crate::state::Dashboard;
 
 const COLUMNS: &str = "6";
@@ -94,10 +94,24 @@ fn ProviderRow(
         }
     };
 
+    // "from Groq" for providers added from the catalog; the id until the catalog has loaded.
+    let catalog_name = provider.catalog_id.clone().map(|id| {
+        move || {
+            let shown = dashboard
+                .catalog_entry(&id)
+                .map_or_else(|| id.clone(), |e| e.name);
+            format!("from {shown}")
+        }
+    });
+    let format = format_label(&provider.format).to_owned();
+
     view! {
         <tr data-provider=name.clone()>
-            <td class="name">{provider.name.clone()}</td>
-            <td class="format">{provider.format}</td>
+            <td class="name">
+                {provider.name.clone()}
+                {catalog_name.map(|text| view! { <small class="catalog-name">{text}</small> })}
+            </td>
+            <td class="format" title=provider.format.clone()>{format}</td>
             <td class="base-url"><code>{provider.base_url}</code></td>
             <td class="models">{provider.models.join(", ")}</td>
             <td class="has-key">{if provider.has_key { "yes" } else { "no" }}</td>

@@ -44,6 +44,13 @@ pub fn StatusPanel(dashboard: Dashboard) -> impl IntoView {
         None => "Keychain: unknown".to_owned(),
     };
 
+    let catalog_error = move || report().and_then(|h| h.catalog).and_then(|c| c.error);
+    let known_providers = move || {
+        report()
+            .and_then(|h| h.catalog)
+            .map_or_else(|| "—".to_owned(), |c| c.providers.to_string())
+    };
+
     view! {
         <section class="card" id="status-panel">
             <h2>"Gateway"</h2>
@@ -57,9 +64,22 @@ pub fn StatusPanel(dashboard: Dashboard) -> impl IntoView {
                 <dd id="gateway-data-dir"><code>{field(|h| h.data_dir.clone())}</code></dd>
                 <dt>"Providers"</dt>
                 <dd id="gateway-providers">{field(|h| h.providers.to_string())}</dd>
+                <dt>"Known providers"</dt>
+                <dd id="gateway-catalog">{known_providers}</dd>
             </dl>
             <p id="keychain-status">{keychain_text}</p>
             {move || keychain().map(|k| view! { <KeychainBanner keychain=k /> })}
+            {move || {
+                catalog_error()
+                    .map(|e| {
+                        view! {
+                            <div id="catalog-warning" class="banner warning" role="alert">
+                                <strong>"Provider catalog problem. "</strong>
+                                <span class="detail">{e}</span>
+                            </div>
+                        }
+                    })
+            }}
         </section>
     }
 }

@@ -78,7 +78,16 @@ pub async fn host_origin_guard(
         )
         .into_response();
     }
-    next.run(req).await
+    let management = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    if management {
+        // Management answers describe live state; never let a browser cache reuse them.
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
+    resp
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub struct KeychainStore {
 }
 
 impl KeychainStore {
-    /// `service` is the keychain service name (the bundle id, `dev.switchyard.app`).
+    /// `service` is the keychain service name (`dev.switchyard.app` unless overridden).
     pub fn new(service: impl Into<String>) -> Self {
         Self {
             service: service.into(),
