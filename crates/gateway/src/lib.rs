@@ -9,6 +9,7 @@ pub mod config;
 pub mod credentials;
 pub mod formats;
 pub mod proxy;
+pub mod quirks;
 pub mod server;
 pub mod storage;
 

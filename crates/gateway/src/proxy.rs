@@ -367,7 +367,17 @@ pub async fn forward_with(
         let mut req = formats::decode_request(request_format, &json).map_err(bad)?;
         req.model = upstream_model.clone();
         req.stream = stream;
-        (formats::encode_request(upstream, &req), req.include_usage)
+        let mut out = formats::encode_request(upstream, &req);
+        if upstream == Format::Chat {
+            if let Some(entry) = provider
+                .catalog_id
+                .as_deref()
+                .and_then(|id| state.catalog.by_id(id))
+            {
+                crate::quirks::apply_chat(&mut out, &req, &entry.quirks);
+            }
+        }
+        (out, req.include_usage)
     };
     let out = serde_json::to_vec(&out).map_err(|e| ApiError::internal(e.to_string()))?;
 

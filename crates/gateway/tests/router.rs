@@ -813,3 +813,55 @@ async fn a_responses_body_on_the_chat_path_is_answered_in_chat_format() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["object"], "chat.completion");
 }
+
+#[tokio::test]
+async fn catalog_quirks_shape_the_upstream_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = mock_upstream::start(MockConfig::default(), 0)
+        .await
+        .unwrap();
+    std::fs::write(
+        dir.path().join("providers.toml"),
+        format!(
+            "[[provider]]\nid = \"thinker\"\nname = \"Thinker\"\nalias = \"thinker\"\nformat = \"openai\"\nbase_url = \"{}\"\nauth = \"bearer\"\nquirks = [\"reasoning-content-replay\", \"tool-call-id-9-alnum\"]\n",
+            mock.base_url()
+        ),
+    )
+    .unwrap();
+    let gw = start_with_store(
+        config(dir.path()),
+        Db::open(dir.path()).unwrap(),
+        Arc::new(MemoryStore::default()),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("http://{}/api/providers", gw.local_addr()))
+        .header("x-switchyard-admin", "1")
+        .json(&json!({"catalog": "thinker", "api_key": KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Claude Code continuing a tool loop against a DeepSeek-style thinking model.
+    let r = http
+        .post(format!("http://{}/v1/messages", gw.local_addr()))
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "thinker/r1", "max_tokens": 100, "messages": [
+            {"role": "user", "content": "fix it"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "read it first", "signature": "x"},
+                {"type": "tool_use", "id": "toolu_01XYZ", "name": "Read", "input": {"path": "a"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01XYZ", "content": "ok"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = &mock.requests()[0].body;
+    let assistant = &sent["messages"][1];
+    assert_eq!(assistant["reasoning_content"], "read it first");
+    let id = assistant["tool_calls"][0]["id"].as_str().unwrap();
+    assert_eq!(id.len(), 9);
+    assert_eq!(sent["messages"][2]["tool_call_id"], id);
+}

@@ -220,6 +220,46 @@ pub fn arguments_object(arguments: &str) -> Value {
     }
 }
 
+/// JSON Schema keywords that must be numbers; clients sometimes send them as strings
+/// (`"maxLength": "64"`), and upstreams that validate the schema reject that (formats.md #34).
+const NUMERIC_KEYWORDS: [&str; 11] = [
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "multipleOf",
+    "minProperties",
+    "maxProperties",
+];
+
+/// A tool schema with numeric keywords coerced to numbers, recursively.
+pub fn clean_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, val)| {
+                    let fixed = match val {
+                        Value::String(s) if NUMERIC_KEYWORDS.contains(&k.as_str()) => s
+                            .trim()
+                            .parse::<i64>()
+                            .map(Value::from)
+                            .or_else(|_| s.trim().parse::<f64>().map(Value::from))
+                            .unwrap_or_else(|_| val.clone()),
+                        other => clean_schema(other),
+                    };
+                    (k.clone(), fixed)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(clean_schema).collect()),
+        other => other.clone(),
+    }
+}
+
 /// A fresh id with a prefix (`msg_`, `call_`…), unique within the process.
 pub fn new_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -262,6 +302,21 @@ mod tests {
         assert_eq!(
             arguments_object("{oops"),
             serde_json::json!({"_raw":"{oops"})
+        );
+    }
+
+    #[test]
+    fn numeric_schema_keywords_given_as_strings_become_numbers() {
+        let s = serde_json::json!({"type": "object", "properties": {
+            "name": {"type": "string", "maxLength": "64", "description": "maxLength 64"},
+            "n": {"type": "number", "minimum": " 0.5 "}, "odd": {"type": "string", "maxLength": "lots"}}});
+        let c = clean_schema(&s);
+        assert_eq!(c["properties"]["name"]["maxLength"], 64);
+        assert_eq!(c["properties"]["name"]["description"], "maxLength 64");
+        assert_eq!(c["properties"]["n"]["minimum"], 0.5);
+        assert_eq!(
+            c["properties"]["odd"]["maxLength"], "lots",
+            "unparseable values are left alone"
         );
     }
 

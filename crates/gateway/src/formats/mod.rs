@@ -104,12 +104,16 @@ pub fn stream_encoder(f: Format, model: &str, include_usage: bool) -> Box<dyn St
 }
 
 pub fn decode_request(f: Format, body: &serde_json::Value) -> Result<ir::Request, String> {
-    match f {
+    let mut req = match f {
         Format::Chat => chat::decode_request(body),
         Format::Messages => messages::decode_request(body),
         Format::Responses => responses::decode_request(body),
         Format::Gemini => gemini::decode_request(body),
+    }?;
+    for t in &mut req.tools {
+        t.parameters = ir::clean_schema(&t.parameters);
     }
+    Ok(req)
 }
 
 pub fn encode_request(f: Format, req: &ir::Request) -> serde_json::Value {
