@@ -98,7 +98,7 @@ async fn gemini_count(state: &AppState, model: &str, body: Body) -> Response {
         let json: Value = serde_json::from_slice(&bytes)
             .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
         let providers = state.providers();
-        resolve(&providers, model)?;
+        resolve(&providers, &state.aliases(), model)?;
         let req = formats::decode_request(Format::Gemini, &json).map_err(bad)?;
         Ok::<_, ApiError>(estimate_tokens(&req))
     }
@@ -143,7 +143,7 @@ async fn embed(state: &AppState, body: Body) -> Result<Response, ApiError> {
         return Err(bad("missing required field `input`"));
     }
     let providers = state.providers();
-    let (provider, upstream_model) = resolve(&providers, &model)?;
+    let (provider, upstream_model) = resolve(&providers, &state.aliases(), &model)?;
     if provider.format != Format::Chat.as_str() {
         return Err(ApiError::bad_request(
             "unsupported_feature",
@@ -207,7 +207,7 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
         .ok_or_else(|| bad("missing required field `model`"))?
         .to_string();
     let providers = state.providers();
-    let (provider, upstream_model) = resolve(&providers, &model)?;
+    let (provider, upstream_model) = resolve(&providers, &state.aliases(), &model)?;
     if provider.format == Format::Messages.as_str() {
         json["model"] = Value::String(upstream_model);
         let key = match &provider.key_ref {
@@ -342,7 +342,7 @@ pub async fn forward_with(
         .stream
         .unwrap_or_else(|| obj.get("stream").and_then(Value::as_bool).unwrap_or(false));
     let providers = state.providers();
-    let (provider, upstream_model) = resolve(&providers, &model)?;
+    let (provider, upstream_model) = resolve(&providers, &state.aliases(), &model)?;
     let upstream = Format::parse(&provider.format).ok_or_else(|| {
         ApiError::internal(format!(
             "provider {:?} has an unknown format {:?}",
@@ -628,12 +628,29 @@ fn diagnostics(h: &mut HeaderMap, provider: &str, model: &str) {
     }
 }
 
-/// `provider/model` (the provider prefix wins), else a bare model id that exactly one provider
-/// lists. Model ids may themselves contain `/` (`meta-llama/Llama-3`), hence the order.
+/// What a model string means (routing.md §2, without combos yet): aliases first (exact, then the
+/// most specific wildcard; one level), then a model id some provider lists verbatim (ids like
+/// `meta-llama/Llama-3` contain `/`), then `provider/model` split at the first `/`, then a bare id
+/// exactly one provider lists.
 pub fn resolve<'a>(
     providers: &'a [Provider],
-    model: &str,
+    aliases: &[crate::storage::Alias],
+    requested: &str,
 ) -> Result<(&'a Provider, String), ApiError> {
+    if requested.contains("../") || requested.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "model {requested:?} contains characters a model name cannot have"
+        )));
+    }
+    let model = crate::storage::aliases::apply(aliases, requested);
+    let model = model.as_str();
+    let owners: Vec<&Provider> = providers
+        .iter()
+        .filter(|p| p.models.iter().any(|m| m == model))
+        .collect();
+    if let ([one], true) = (owners.as_slice(), model.contains('/')) {
+        return Ok((one, model.to_string()));
+    }
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some(p) = providers.iter().find(|p| p.name == prefix) {
             if rest.is_empty() {
@@ -644,10 +661,6 @@ pub fn resolve<'a>(
             return Ok((p, rest.to_string()));
         }
     }
-    let owners: Vec<&Provider> = providers
-        .iter()
-        .filter(|p| p.models.iter().any(|m| m == model))
-        .collect();
     match owners.as_slice() {
         [one] => Ok((one, model.to_string())),
         [] => {
@@ -670,9 +683,14 @@ pub fn resolve<'a>(
             } else {
                 format!("available: {}", known.join(", "))
             };
+            let via = if model != requested {
+                format!(" (alias of {requested:?})")
+            } else {
+                String::new()
+            };
             Err(ApiError::not_found(
                 "model_not_found",
-                format!("unknown model {model:?}: {hint}"),
+                format!("unknown model {model:?}{via}: {hint}"),
             ))
         }
         many => Err(ApiError::bad_request(
@@ -820,21 +838,21 @@ mod tests {
             p("acme", &["m1", "shared"]),
             p("beta", &["shared", "org/model"]),
         ];
-        let (pr, m) = resolve(&ps, "acme/anything").unwrap();
+        let (pr, m) = resolve(&ps, &[], "acme/anything").unwrap();
         assert_eq!((pr.name.as_str(), m.as_str()), ("acme", "anything"));
-        let (pr, m) = resolve(&ps, "m1").unwrap();
+        let (pr, m) = resolve(&ps, &[], "m1").unwrap();
         assert_eq!((pr.name.as_str(), m.as_str()), ("acme", "m1"));
-        let (pr, m) = resolve(&ps, "org/model").unwrap();
+        let (pr, m) = resolve(&ps, &[], "org/model").unwrap();
         assert_eq!((pr.name.as_str(), m.as_str()), ("beta", "org/model"));
-        let e = resolve(&ps, "shared").unwrap_err();
+        let e = resolve(&ps, &[], "shared").unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (400, "ambiguous_model"));
         assert!(e.message.contains("acme/shared") && e.message.contains("beta/shared"));
-        let e = resolve(&ps, "nope/x").unwrap_err();
+        let e = resolve(&ps, &[], "nope/x").unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (404, "model_not_found"));
         assert!(e.message.contains("acme/m1"), "{}", e.message);
-        let e = resolve(&ps, "acme/").unwrap_err();
+        let e = resolve(&ps, &[], "acme/").unwrap_err();
         assert_eq!(e.status.as_u16(), 400);
-        let e = resolve(&[], "gpt-4o").unwrap_err();
+        let e = resolve(&[], &[], "gpt-4o").unwrap_err();
         assert!(e.message.contains("no providers are configured"));
     }
 

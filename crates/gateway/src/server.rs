@@ -16,6 +16,8 @@ pub struct AppState {
     pub credentials: Credentials,
     /// Providers as loaded from the database; the request path reads only this snapshot.
     providers: RwLock<Arc<Vec<Provider>>>,
+    /// Model aliases, same snapshot scheme.
+    aliases: RwLock<Arc<Vec<crate::storage::Alias>>>,
     pub http: reqwest::Client,
     changes: watch::Sender<u64>,
     /// Serialises management mutations (check name, store key, insert row) against each other.
@@ -33,6 +35,20 @@ impl AppState {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    pub fn aliases(&self) -> Arc<Vec<crate::storage::Alias>> {
+        self.aliases
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn reload_aliases(&self) -> Result<(), StorageError> {
+        let fresh = Arc::new(self.db.list_aliases()?);
+        *self.aliases.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.changes.send_modify(|v| *v += 1);
+        Ok(())
     }
 
     /// Re-reads providers from the database and tells subscribers (tray, dashboard) about it.
@@ -112,6 +128,10 @@ pub async fn start_with_store(
         dir: config.data_dir.display().to_string(),
         source,
     })?;
+    let aliases = db.list_aliases().map_err(|source| StartError::Storage {
+        dir: config.data_dir.display().to_string(),
+        source,
+    })?;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
@@ -130,6 +150,7 @@ pub async fn start_with_store(
         db,
         credentials,
         providers: RwLock::new(Arc::new(providers)),
+        aliases: RwLock::new(Arc::new(aliases)),
         http,
         changes,
         mutations: tokio::sync::Mutex::new(()),

@@ -865,3 +865,95 @@ async fn catalog_quirks_shape_the_upstream_request() {
     assert_eq!(id.len(), 9);
     assert_eq!(sent["messages"][2]["tool_call_id"], id);
 }
+
+#[tokio::test]
+async fn aliases_route_claude_code_model_names_to_any_provider() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    let post = |body: Value| {
+        env.http
+            .post(env.url("/api/aliases"))
+            .header("x-switchyard-admin", "1")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post(json!({"pattern": "claude-*", "target": "acme/mock-large"}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        post(json!({"pattern": "fast", "target": "acme/mock-small"}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let (s, code, _) = error_of(
+        post(json!({"pattern": "fast", "target": "acme/x"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, code.as_str()), (409, "alias_exists"));
+    let (s, _, m) = error_of(
+        post(json!({"pattern": "typo", "target": "nope/x"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(s == 400 && m.contains("does not resolve"), "{m}");
+    // Claude Code asks for its own model name; the upstream sees the alias target's model.
+    let r = env
+        .http
+        .post(env.url("/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude-sonnet-4-5-20250929", "max_tokens": 10, "messages": [{"role": "user", "content": "a"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(env.mock.requests()[0].body["model"], "mock-large");
+    let r = env
+        .chat(json!({"model": "fast", "messages": [{"role": "user", "content": "b"}]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(env.mock.requests()[1].body["model"], "mock-small");
+    let models: Value = env
+        .http
+        .get(env.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"fast") && !ids.contains(&"claude-*"),
+        "{ids:?}"
+    );
+    let r = env
+        .http
+        .delete(env.url("/api/aliases/fast"))
+        .header("x-switchyard-admin", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, _, _) = error_of(env.chat(json!({"model": "fast", "messages": []})).await).await;
+    assert_eq!(s, 404);
+    let (s, _, m) = error_of(
+        env.chat(json!({"model": "../etc/passwd", "messages": []}))
+            .await,
+    )
+    .await;
+    assert!(s == 400 && m.contains("cannot have"), "{m}");
+}

@@ -23,6 +23,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/health", get(health))
         .route("/providers", get(list_providers).post(add_provider))
         .route("/catalog", get(catalog))
+        .route("/aliases", get(list_aliases).post(add_alias))
+        .route("/aliases/{pattern}", delete(delete_alias))
         .route("/providers/{name}", delete(delete_provider))
         .fallback(|| async {
             ApiError::not_found("unsupported_endpoint", "no such management endpoint")
@@ -209,6 +211,11 @@ fn storage_error(e: StorageError) -> ApiError {
             "provider_exists",
             format!("a provider named {n:?} already exists; delete it first or pick another name"),
         ),
+        StorageError::DuplicateAlias(p) => ApiError::new(
+            StatusCode::CONFLICT,
+            "alias_exists",
+            format!("an alias {p:?} already exists; delete it first"),
+        ),
         other => ApiError::internal(other.to_string()),
     }
 }
@@ -295,4 +302,69 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
         .map_err(storage_error)
+}
+
+async fn list_aliases(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!(state.aliases().as_slice()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddAlias {
+    pattern: String,
+    target: String,
+}
+
+/// `POST /api/aliases {"pattern": "claude-*", "target": "oai/gpt-4o"}`: the target must resolve
+/// now, so a typo is caught here rather than at the client's next request.
+async fn add_alias(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, ApiError> {
+    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
+    let req: AddAlias = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request("invalid_request", format!("invalid alias JSON: {e}"))
+    })?;
+    let pattern = req.pattern.trim().to_string();
+    let target = req.target.trim().to_string();
+    if pattern.is_empty()
+        || pattern.len() > 128
+        || pattern.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("alias pattern {:?} must be 1-128 characters without spaces (`*` and `?` are wildcards)", req.pattern),
+        ));
+    }
+    let providers = state.providers();
+    crate::proxy::resolve(&providers, &[], &target).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_request",
+            format!("alias target does not resolve: {}", e.message),
+        )
+    })?;
+    let _serial = state.mutations.lock().await;
+    let db = state.db.clone();
+    let (p, t) = (pattern.clone(), target.clone());
+    blocking(move || db.insert_alias(&p, &t)).await?;
+    state.reload_aliases().map_err(storage_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"pattern": pattern, "target": target})),
+    )
+        .into_response())
+}
+
+async fn delete_alias(
+    State(state): State<Arc<AppState>>,
+    Path(pattern): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let _serial = state.mutations.lock().await;
+    let db = state.db.clone();
+    let p = pattern.clone();
+    if !blocking(move || db.delete_alias(&p)).await? {
+        return Err(ApiError::not_found(
+            "alias_not_found",
+            format!("no alias {pattern:?}"),
+        ));
+    }
+    state.reload_aliases().map_err(storage_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }

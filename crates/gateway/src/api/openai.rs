@@ -45,7 +45,7 @@ async fn list_models(
             serde_json::json!({"data": data, "has_more": false, "first_id": first, "last_id": last}),
         );
     }
-    let data: Vec<_> = state
+    let mut data: Vec<_> = state
         .providers()
         .iter()
         .flat_map(|p| {
@@ -59,6 +59,10 @@ async fn list_models(
             })
         })
         .collect();
+    // Exact aliases are model names clients can pick; wildcard patterns are not.
+    data.extend(state.aliases().iter().filter(|a| !a.is_wildcard()).map(|a| {
+        serde_json::json!({"id": a.pattern, "object": "model", "created": 0, "owned_by": "alias"})
+    }));
     Json(serde_json::json!({"object": "list", "data": data}))
 }
 

@@ -20,6 +20,14 @@ pub fn migrations() -> Migrations<'static> {
             "ALTER TABLE providers ADD COLUMN auth TEXT;
          ALTER TABLE providers ADD COLUMN catalog_id TEXT;",
         ),
+        // Model aliases: `claude-*` → `ant/claude-sonnet-4`; `*` any run, `?` one character.
+        M::up(
+            "CREATE TABLE aliases (
+                pattern    TEXT PRIMARY KEY,
+                target     TEXT NOT NULL,
+                created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+            );",
+        ),
     ])
 }
 

@@ -1,9 +1,11 @@
 //! SQLite storage (embedded, bundled SQLite). Holds configuration, never secrets: a provider row
 //! carries only the name of its keychain entry.
 
+pub mod aliases;
 mod migrations;
 mod providers;
 
+pub use aliases::Alias;
 pub use providers::{NewProvider, Provider, ProviderView};
 
 use rusqlite::Connection;
@@ -23,6 +25,8 @@ pub enum StorageError {
     Migration(#[from] rusqlite_migration::Error),
     #[error("a provider named {0:?} already exists")]
     Duplicate(String),
+    #[error("an alias {0:?} already exists")]
+    DuplicateAlias(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
