@@ -957,3 +957,69 @@ async fn aliases_route_claude_code_model_names_to_any_provider() {
     .await;
     assert!(s == 400 && m.contains("cannot have"), "{m}");
 }
+
+#[tokio::test]
+async fn custom_model_ids_can_be_added_and_removed() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    let add = |body: Value| {
+        env.http
+            .post(env.url("/api/provider-models"))
+            .header("x-switchyard-admin", "1")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        add(json!({"provider": "acme", "model": "org/fine-tune-1"}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let (s, code, _) = error_of(
+        add(json!({"provider": "acme", "model": "org/fine-tune-1"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, code.as_str()), (409, "model_exists"));
+    let (s, _, _) = error_of(
+        add(json!({"provider": "nope", "model": "m"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 404);
+    // The new id routes as a bare name (it contains `/` but is listed verbatim) and is listed.
+    let r = env
+        .chat(json!({"model": "org/fine-tune-1", "messages": [{"role": "user", "content": "c"}]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(env.mock.requests()[0].body["model"], "org/fine-tune-1");
+    let list: Value = env
+        .http
+        .get(env.url("/api/provider-models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "acme/org/fine-tune-1"));
+    let r = env
+        .http
+        .delete(env.url("/api/provider-models/acme/org/fine-tune-1"))
+        .header("x-switchyard-admin", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        env.gw.providers().await[0].models,
+        ["mock-small", "mock-large"]
+    );
+}

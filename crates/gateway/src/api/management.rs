@@ -24,6 +24,14 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/providers", get(list_providers).post(add_provider))
         .route("/catalog", get(catalog))
         .route("/aliases", get(list_aliases).post(add_alias))
+        .route(
+            "/provider-models",
+            get(list_provider_models).post(add_provider_model),
+        )
+        .route(
+            "/provider-models/{provider}/{*model}",
+            delete(delete_provider_model),
+        )
         .route("/aliases/{pattern}", delete(delete_alias))
         .route("/providers/{name}", delete(delete_provider))
         .fallback(|| async {
@@ -367,4 +375,104 @@ async fn delete_alias(
     }
     state.reload_aliases().map_err(storage_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/provider-models`: every `provider/model` id the gateway knows.
+async fn list_provider_models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let list: Vec<_> = state
+        .providers()
+        .iter()
+        .flat_map(|p| {
+            p.models.iter().map(move |m| {
+                serde_json::json!({"provider": p.name, "model": m, "id": format!("{}/{}", p.name, m)})
+            })
+        })
+        .collect();
+    Json(serde_json::json!(list))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddModel {
+    provider: String,
+    model: String,
+}
+
+/// `POST /api/provider-models {"provider","model"}`: a custom model id for a provider (a new
+/// model the catalog does not know yet, a fine-tune, a local model).
+async fn add_provider_model(
+    State(state): State<Arc<AppState>>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
+    let req: AddModel = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request("invalid_request", format!("invalid model JSON: {e}"))
+    })?;
+    let model = req.model.trim().to_string();
+    if model.is_empty() || model.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("model id {:?} must be non-empty without spaces", req.model),
+        ));
+    }
+    change_models(&state, &req.provider, |models| {
+        if models.contains(&model) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "model_exists",
+                format!("{}/{model} is already listed", req.provider),
+            ));
+        }
+        models.push(model.clone());
+        Ok(())
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"provider": req.provider, "model": model})),
+    )
+        .into_response())
+}
+
+async fn delete_provider_model(
+    State(state): State<Arc<AppState>>,
+    Path((provider, model)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    change_models(&state, &provider, |models| {
+        let before = models.len();
+        models.retain(|m| *m != model);
+        if models.len() == before {
+            return Err(ApiError::not_found(
+                "model_not_found",
+                format!("{provider}/{model} is not listed"),
+            ));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn change_models(
+    state: &AppState,
+    provider: &str,
+    edit: impl FnOnce(&mut Vec<String>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let _serial = state.mutations.lock().await;
+    let mut models = state
+        .providers()
+        .iter()
+        .find(|p| p.name == provider)
+        .map(|p| p.models.clone())
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "provider_not_found",
+                format!("no provider named {provider:?}"),
+            )
+        })?;
+    edit(&mut models)?;
+    let db = state.db.clone();
+    let name = provider.to_string();
+    blocking(move || db.set_models(&name, &models)).await?;
+    state.reload_providers().map_err(storage_error)
 }

@@ -125,6 +125,17 @@ impl Db {
         })
     }
 
+    /// Replaces a provider's model list; returns false when there is no such provider.
+    pub fn set_models(&self, name: &str, models: &[String]) -> Result<bool, StorageError> {
+        let json = serde_json::to_string(models).expect("a list of strings serialises");
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE providers SET models = ?1 WHERE name = ?2",
+                params![json, name],
+            )? > 0)
+        })
+    }
+
     /// Deletes a provider; returns the removed row (so its keychain entry can be removed too).
     pub fn delete_provider(&self, name: &str) -> Result<Option<Provider>, StorageError> {
         let existing = self.get_provider(name)?;
