@@ -355,7 +355,19 @@ pub fn encode_request(req: &Request) -> Value {
         req.tool_choice,
         Some(ir::ToolChoice::Required | ir::ToolChoice::Tool(_))
     );
-    if let Some(b) = budget.filter(|_| !forced) {
+    // With thinking on, Anthropic wants the final assistant turn of a tool loop to start with a
+    // thinking block; history from another provider has none (and signatures are never invented),
+    // so such a request goes without thinking (formats.md #26).
+    let last_assistant = messages.iter().rev().find(|m| m["role"] == "assistant");
+    let unsigned_tool_turn = last_assistant.is_some_and(|m| {
+        let blocks = m["content"].as_array();
+        let has_tool = blocks.is_some_and(|b| b.iter().any(|x| x["type"] == "tool_use"));
+        let starts_thinking = blocks
+            .and_then(|b| b.first())
+            .is_some_and(|x| x["type"] == "thinking");
+        has_tool && !starts_thinking
+    });
+    if let Some(b) = budget.filter(|_| !forced && !unsigned_tool_turn) {
         let b = b.max(1024);
         if b >= max_tokens {
             max_tokens = b + 8192;
