@@ -96,3 +96,16 @@ def test_errors_are_gemini_errors(gw):
 def test_model_list(gw):
     names = [m.name for m in client(gw).models.list()]
     assert "models/gem/gemini-mock" in names and "models/oai/mock-small" in names
+
+
+def test_claude_code_model_names_reach_gemini_through_an_alias(gw, mock):
+    import anthropic
+
+    status, body = gw.api("POST", "/api/aliases", {"pattern": "claude-*", "target": "gem/gemini-mock"})
+    assert status == 201, body
+    c = anthropic.Anthropic(base_url=gw.url, api_key="sy-local", max_retries=0, timeout=30)
+    with c.messages.stream(model="claude-code-test-model", max_tokens=128,
+                           messages=[{"role": "user", "content": "from Claude Code"}]) as s:
+        text = "".join(s.text_stream)
+    assert text == "Hello from mock-upstream! You said: from Claude Code"
+    assert mock.requests()[-1]["path"] == "/v1beta/models/gemini-mock:streamGenerateContent"
