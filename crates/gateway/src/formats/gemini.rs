@@ -295,6 +295,19 @@ pub fn encode_request(req: &Request) -> Value {
         };
         contents.push(json!({"role": role, "parts": parts}));
     }
+    // Gemini 3 rejects a functionCall in history without its thoughtSignature. History that reaches
+    // this encoder came from another format, so no real signature exists: Google's documented
+    // sentinel marks the first call of each turn as foreign (formats.md #25). Never a forged value.
+    if req.model.contains("gemini-3") {
+        for c in contents.iter_mut().filter(|c| c["role"] == "model") {
+            if let Some(first) = c["parts"]
+                .as_array_mut()
+                .and_then(|ps| ps.iter_mut().find(|p| p.get("functionCall").is_some()))
+            {
+                first["thoughtSignature"] = json!("skip_thought_signature_validator");
+            }
+        }
+    }
     let mut out = Map::new();
     out.insert("contents".into(), Value::Array(contents));
     if !req.system.is_empty() {
