@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 /// Default port of the gateway (what the CLI configurators point coding tools at).
 pub const DEFAULT_PORT: u16 = 20128;
+/// formats.md §5: a keepalive every 15 s of upstream silence.
+pub const DEFAULT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Default request body limit: long Claude Code contexts with images exceed 10 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -31,6 +33,9 @@ pub struct GatewayConfig {
     pub allowed_hosts: Vec<String>,
     /// Keychain service name under which entries are stored.
     pub keychain_service: String,
+    /// Silence after which a translated stream gets a keepalive in the client's framing, so
+    /// clients and proxies do not time out while a model thinks.
+    pub keepalive: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,7 @@ impl GatewayConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             allowed_hosts: Vec::new(),
             keychain_service,
+            keepalive: DEFAULT_KEEPALIVE,
         })
     }
 }

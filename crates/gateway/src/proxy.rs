@@ -459,6 +459,7 @@ pub async fn forward_with(
             resp.bytes_stream(),
             translator,
             provider.name.clone(),
+            state.config.keepalive,
         ))
     } else {
         let body = read_limited(resp, RESPONSE_BODY_LIMIT).await.map_err(|e| {
@@ -577,32 +578,47 @@ fn translate(
     upstream: impl Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
     translator: StreamTranslator,
     provider: String,
+    keepalive: std::time::Duration,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-    futures_util::stream::unfold(Some((upstream, translator, provider)), |st| async move {
-        let (mut up, mut tr, provider) = st?;
-        loop {
-            match up.next().await {
-                Some(Ok(bytes)) => {
-                    let out = tr.feed(&bytes);
-                    if !out.is_empty() {
+    futures_util::stream::unfold(
+        Some((upstream, translator, provider)),
+        move |st| async move {
+            let (mut up, mut tr, provider) = st?;
+            loop {
+                let next = match tokio::time::timeout(keepalive, up.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        // Upstream silence (a model thinking): keep the client's connection alive.
+                        let out = tr.keepalive();
+                        if out.is_empty() {
+                            continue;
+                        }
                         return Some((Ok(Bytes::from(out)), Some((up, tr, provider))));
                     }
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(provider = %provider, "upstream stream broke: {e}");
-                    let out = tr.fail(format!(
-                        "the stream from provider {provider:?} broke: {}",
-                        chain(&e)
-                    ));
-                    return Some((Ok(Bytes::from(out)), None));
-                }
-                None => {
-                    let out = tr.end(&provider);
-                    return (!out.is_empty()).then(|| (Ok(Bytes::from(out)), None));
+                };
+                match next {
+                    Some(Ok(bytes)) => {
+                        let out = tr.feed(&bytes);
+                        if !out.is_empty() {
+                            return Some((Ok(Bytes::from(out)), Some((up, tr, provider))));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(provider = %provider, "upstream stream broke: {e}");
+                        let out = tr.fail(format!(
+                            "the stream from provider {provider:?} broke: {}",
+                            chain(&e)
+                        ));
+                        return Some((Ok(Bytes::from(out)), None));
+                    }
+                    None => {
+                        let out = tr.end(&provider);
+                        return (!out.is_empty()).then(|| (Ok(Bytes::from(out)), None));
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 fn sse_response(

@@ -22,6 +22,7 @@ fn config(data_dir: &std::path::Path) -> GatewayConfig {
         max_body_bytes: 64 * 1024,
         allowed_hosts: vec![],
         keychain_service: "dev.switchyard.test".into(),
+        keepalive: Duration::from_millis(300),
     }
 }
 
@@ -1022,4 +1023,42 @@ async fn custom_model_ids_can_be_added_and_removed() {
         env.gw.providers().await[0].models,
         ["mock-small", "mock-large"]
     );
+}
+
+#[tokio::test]
+async fn translated_streams_get_keepalives_in_the_clients_framing_during_silence() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    // The upstream waits 800 ms before each chunk; the gateway's keepalive interval here is 300 ms.
+    let r = env
+        .http
+        .post(env.url("/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .json(
+            &json!({"model": "acme/drip-800", "max_tokens": 10, "stream": true,
+                      "messages": [{"role": "user", "content": "think"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.starts_with(": keepalive") || text.contains("event: ping"),
+        "{text}"
+    );
+    assert!(
+        text.contains("event: ping\ndata: {\"type\":\"ping\"}"),
+        "pings once the message started: {text}"
+    );
+    assert_eq!(text.matches("event: message_stop").count(), 1);
+    let r = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .json(&json!({"model": "acme/drip-400", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    // Same format both ways: bytes pass through untouched, no keepalives are injected.
+    assert!(!text.contains("keepalive"));
 }

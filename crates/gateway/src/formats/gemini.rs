@@ -679,6 +679,19 @@ impl GeminiStreamEncoder {
 }
 
 impl StreamEncoder for GeminiStreamEncoder {
+    /// SSE: a comment. JSON array: whitespace between elements is valid JSON.
+    fn keepalive(&mut self) -> String {
+        if self.array {
+            if self.first {
+                String::new()
+            } else {
+                "\r\n".into()
+            }
+        } else {
+            ": keepalive\n\n".into()
+        }
+    }
+
     fn encode(&mut self, event: &Event) -> String {
         match event {
             Event::Start { id, .. } => {

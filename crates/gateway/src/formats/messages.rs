@@ -746,6 +746,15 @@ impl MessagesStreamEncoder {
 }
 
 impl StreamEncoder for MessagesStreamEncoder {
+    /// Anthropic SDKs ignore SSE comments but understand `ping`.
+    fn keepalive(&mut self) -> String {
+        if self.started {
+            Self::ev("ping", json!({"type": "ping"}))
+        } else {
+            ": keepalive\n\n".into()
+        }
+    }
+
     fn encode(&mut self, event: &Event) -> String {
         match event {
             Event::Start { id, .. } => self.start(id),

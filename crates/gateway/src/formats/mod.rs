@@ -82,6 +82,12 @@ pub trait StreamDecoder: Send {
 pub trait StreamEncoder: Send {
     /// Renders IR events as client bytes (complete SSE frames).
     fn encode(&mut self, event: &ir::Event) -> String;
+
+    /// A keepalive in this client's framing: an SSE comment by default, never data that strict
+    /// clients would try to parse.
+    fn keepalive(&mut self) -> String {
+        ": keepalive\n\n".into()
+    }
 }
 
 pub fn stream_decoder(f: Format) -> Box<dyn StreamDecoder> {

@@ -63,6 +63,15 @@ impl StreamTranslator {
         out
     }
 
+    /// A keepalive for the client, unless the stream is already over.
+    pub fn keepalive(&mut self) -> String {
+        if self.finished {
+            String::new()
+        } else {
+            self.encoder.keepalive()
+        }
+    }
+
     pub fn fail(&mut self, message: String) -> String {
         if self.finished {
             return String::new();
