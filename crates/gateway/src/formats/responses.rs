@@ -208,6 +208,24 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
     Ok(req)
 }
 
+/// Responses limits `call_id` to 64 characters. Longer ids (some providers issue long ones) are
+/// shortened by a pure function, so a call and its output always map to the same id (#7).
+pub fn call_id(id: &str) -> String {
+    if id.len() <= 64 {
+        return id.to_string();
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut cut = 47;
+    while !id.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{h:016x}", &id[..cut])
+}
+
 pub fn encode_request(req: &Request) -> Value {
     let mut input = Vec::new();
     for m in &req.messages {
@@ -237,7 +255,7 @@ pub fn encode_request(req: &Request) -> Value {
                 }})),
                 Part::ToolCall { id, name, arguments } => {
                     flush(&mut content, &mut input);
-                    input.push(json!({"type": "function_call", "call_id": id, "name": name, "arguments": arguments}));
+                    input.push(json!({"type": "function_call", "call_id": call_id(id), "name": name, "arguments": arguments}));
                 }
                 Part::ToolResult { call_id, content: c, .. } => {
                     flush(&mut content, &mut input);
@@ -248,7 +266,7 @@ pub fn encode_request(req: &Request) -> Value {
                             _ => None,
                         })
                         .collect();
-                    input.push(json!({"type": "function_call_output", "call_id": call_id, "output": text}));
+                    input.push(json!({"type": "function_call_output", "call_id": self::call_id(call_id), "output": text}));
                 }
                 Part::Thinking { .. } => {}
             }
@@ -920,5 +938,34 @@ impl StreamEncoder for ResponsesStreamEncoder {
                 out
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_call_ids_are_shortened_alike_for_calls_and_outputs() {
+        let long = "toolu_".to_string() + &"x".repeat(90);
+        let req = crate::formats::messages::decode_request(&json!({
+            "model": "m", "max_tokens": 10,
+            "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": long, "name": "f", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": long, "content": "ok"}]}
+            ]
+        }))
+        .unwrap();
+        let out = encode_request(&req);
+        let call = out["input"][1]["call_id"].as_str().unwrap();
+        assert!(call.len() <= 64, "{call}");
+        assert_eq!(out["input"][2]["call_id"], call);
+        assert_eq!(call_id("call_short"), "call_short");
+        assert_ne!(
+            call_id(&(long.clone() + "a")),
+            call_id(&(long + "b")),
+            "distinct ids stay distinct"
+        );
     }
 }
