@@ -10,8 +10,11 @@ pub mod credentials;
 pub mod formats;
 pub mod proxy;
 pub mod quirks;
+pub mod quota;
+pub mod routing;
 pub mod server;
 pub mod storage;
+pub mod usage;
 
 pub use config::{ConfigError, GatewayConfig, SecretsMode};
 pub use server::{start, Gateway, StartError};

@@ -3,7 +3,9 @@
 use crate::api;
 use crate::config::{GatewayConfig, SecretsMode};
 use crate::credentials::{Credentials, InsecureFileStore, KeychainStore, MemoryStore, SecretStore};
+use crate::storage::keys::ClientKey;
 use crate::storage::{Db, Provider, ProviderView, StorageError};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -27,6 +29,26 @@ pub struct AppState {
     pub catalog: crate::catalog::Catalog,
     /// Why the user's catalog file was not used, if it was not.
     pub catalog_error: Option<String>,
+    /// Combos, the active combo, and what routing learned (cooldowns, breakers, quota).
+    pub router: crate::routing::Router,
+    /// The request log writer (batched, off the request path).
+    pub recorder: crate::usage::Recorder,
+    prices: RwLock<Arc<crate::usage::prices::Prices>>,
+    /// Active client keys by sha256.
+    keys: RwLock<Arc<HashMap<String, ClientKey>>>,
+    settings: RwLock<Arc<Settings>>,
+    pub cache: crate::proxy::ResponseCache,
+    pub idempotency: crate::proxy::IdempotencyTable,
+}
+
+/// Switches the request path reads on every request (kept in `settings`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Refuse `/v1*` requests without a valid Switchyard client key.
+    pub require_api_key: bool,
+    /// The exact-match response cache (temperature 0, non-streaming).
+    pub cache_enabled: bool,
 }
 
 impl AppState {
@@ -49,6 +71,76 @@ impl AppState {
         *self.aliases.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         self.changes.send_modify(|v| *v += 1);
         Ok(())
+    }
+
+    pub fn prices(&self) -> Arc<crate::usage::prices::Prices> {
+        self.prices
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn reload_prices(&self) -> Result<(), StorageError> {
+        let fresh = Arc::new(crate::usage::prices::Prices::new(self.db.list_prices()?));
+        *self.prices.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    pub fn client_key(&self, hash: &str) -> Option<ClientKey> {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    pub fn reload_keys(&self) -> Result<(), StorageError> {
+        let fresh: HashMap<String, ClientKey> = self.db.active_key_hashes()?.into_iter().collect();
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+        Ok(())
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_settings(&self, s: Settings) -> Result<(), StorageError> {
+        self.db.set_setting("gateway", &s)?;
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(s);
+        self.changes.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
+    pub fn reload_combos(&self) -> Result<(), StorageError> {
+        self.router.set_combos(self.db.list_combos()?);
+        Ok(())
+    }
+
+    /// Makes `name` the active combo (what the active alias routes to), persisted.
+    pub fn set_active_combo(&self, name: Option<String>) -> Result<(), StorageError> {
+        match &name {
+            Some(n) => self.db.set_setting("active_combo", n)?,
+            None => self.db.delete_setting("active_combo")?,
+        }
+        self.router.set_active(name);
+        Ok(())
+    }
+
+    /// Writes what the router learned and must remember (quota windows, long cooldowns).
+    pub fn flush_runtime(&self) {
+        let dirty = self.router.take_dirty();
+        if dirty.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .db
+            .put_runtime_state(&dirty, crate::routing::now_unix() as i64)
+        {
+            tracing::warn!("could not persist routing state: {e}");
+        }
     }
 
     /// Re-reads providers from the database and tells subscribers (tray, dashboard) about it.
@@ -80,6 +172,7 @@ pub struct Gateway {
     state: Arc<AppState>,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    flusher: tokio::task::JoinHandle<()>,
 }
 
 /// Starts the gateway: opens storage, probes the keychain, binds the listener and serves.
@@ -145,7 +238,46 @@ pub async fn start_with_store(
         }
     };
     let (changes, _) = watch::channel(0);
+    let storage_err = |source| StartError::Storage {
+        dir: config.data_dir.display().to_string(),
+        source,
+    };
+    let router =
+        crate::routing::Router::new(db.list_combos().map_err(storage_err)?, changes.clone());
+    router.set_active(
+        db.get_setting::<String>("active_combo")
+            .map_err(storage_err)?,
+    );
+    if let Some(a) = db
+        .get_setting::<String>("active_alias")
+        .map_err(storage_err)?
+    {
+        router.set_active_alias(a);
+    }
+    router.set_global_fallback(
+        db.get_setting::<String>("global_fallback")
+            .map_err(storage_err)?,
+    );
+    router.restore(&db.runtime_state("").map_err(storage_err)?);
+    let prices = crate::usage::prices::Prices::new(db.list_prices().map_err(storage_err)?);
+    let keys: HashMap<String, ClientKey> = db
+        .active_key_hashes()
+        .map_err(storage_err)?
+        .into_iter()
+        .collect();
+    let settings: Settings = db
+        .get_setting("gateway")
+        .map_err(storage_err)?
+        .unwrap_or_default();
+    let recorder = crate::usage::Recorder::start(db.clone(), crate::usage::DEFAULT_RETENTION_DAYS);
     let state = Arc::new(AppState {
+        router,
+        recorder,
+        prices: RwLock::new(Arc::new(prices)),
+        keys: RwLock::new(Arc::new(keys)),
+        settings: RwLock::new(Arc::new(settings)),
+        cache: crate::proxy::cache_new(),
+        idempotency: Default::default(),
         config,
         db,
         credentials,
@@ -184,8 +316,25 @@ pub async fn start_with_store(
             tracing::error!("gateway server stopped with an error: {e}");
         }
     });
+    // Write-behind of routing state: every 5 s, off the request path.
+    let flusher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let s = state.clone();
+                let _ = tokio::task::spawn_blocking(move || s.flush_runtime()).await;
+            }
+        })
+    };
     tracing::info!("gateway listening on http://{local_addr}");
-    Ok(Gateway { state, stop, task })
+    Ok(Gateway {
+        state,
+        stop,
+        task,
+        flusher,
+    })
 }
 
 impl Gateway {
@@ -196,6 +345,11 @@ impl Gateway {
     /// The dashboard URL (the gateway serves the embedded UI at `/`).
     pub fn dashboard_url(&self) -> String {
         format!("http://{}/", self.state.local_addr)
+    }
+
+    /// The shared state (the desktop shell reads combos and quota from it in-process).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
     }
 
     pub fn keychain_status(&self) -> crate::credentials::KeychainStatus {
@@ -227,6 +381,11 @@ impl Gateway {
             task.abort();
             let _ = task.await;
         }
+        // Nothing recorded is lost: pending usage rows and routing state reach the database.
+        self.flusher.abort();
+        self.state.recorder.flush().await;
+        let s = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || s.flush_runtime()).await;
         tracing::info!("gateway stopped");
     }
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// Management bodies are small; this keeps a bad client from making us buffer a lot.
-const MANAGEMENT_BODY_LIMIT: usize = 256 * 1024;
+pub(crate) const MANAGEMENT_BODY_LIMIT: usize = 256 * 1024;
 /// Upstream formats the gateway can forward to today.
 pub const SUPPORTED_FORMATS: [&str; 4] = ["openai", "anthropic", "responses", "gemini"];
 
@@ -212,7 +212,7 @@ fn validate(req: AddProvider) -> Result<NewProvider, ApiError> {
     })
 }
 
-fn storage_error(e: StorageError) -> ApiError {
+pub(crate) fn storage_error(e: StorageError) -> ApiError {
     match e {
         StorageError::Duplicate(n) => ApiError::new(
             StatusCode::CONFLICT,
@@ -293,7 +293,7 @@ async fn delete_provider(
             format!("no provider named {name:?}"),
         ));
     };
-    if let Some(entry) = &removed.key_ref {
+    for entry in removed.accounts.iter().filter_map(|a| a.key_ref.as_ref()) {
         if let Err(e) = state.credentials.delete(entry).await {
             tracing::warn!(provider = %name, "could not remove the keychain entry: {e}");
         }
@@ -303,7 +303,7 @@ async fn delete_provider(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -342,12 +342,15 @@ async fn add_alias(State(state): State<Arc<AppState>>, body: Body) -> Result<Res
         ));
     }
     let providers = state.providers();
-    crate::proxy::resolve(&providers, &[], &target).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_request",
-            format!("alias target does not resolve: {}", e.message),
-        )
-    })?;
+    let is_combo = state.router.combos().iter().any(|c| c.name == target);
+    if !is_combo {
+        crate::routing::plan::resolve_model(&providers, &[], &target).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_request",
+                format!("alias target does not resolve: {}", e.message),
+            )
+        })?;
+    }
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let (p, t) = (pattern.clone(), target.clone());

@@ -1,12 +1,15 @@
 //! HTTP surface: client APIs (`/v1`), management API (`/api`), dashboard (`/`), and the guard
 //! every request passes first.
 
+pub mod accounts;
+pub mod combos;
 pub mod dashboard;
 pub mod errors;
 pub mod guard;
 pub mod management;
 pub mod openai;
 pub mod paths;
+pub mod usage;
 
 use crate::server::AppState;
 use axum::body::Body;
@@ -18,7 +21,14 @@ use std::sync::Arc;
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
-        .nest("/api", management::router())
+        .route("/status", get(combos::status))
+        .nest(
+            "/api",
+            management::router()
+                .merge(combos::router())
+                .merge(accounts::router())
+                .merge(usage::router()),
+        )
         .merge(openai::router())
         .fallback(dashboard::fallback)
         .layer(middleware::from_fn_with_state(

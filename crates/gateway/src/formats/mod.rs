@@ -12,7 +12,7 @@ pub mod responses;
 pub mod sse;
 mod translate;
 
-pub use translate::StreamTranslator;
+pub use translate::{Seen, StreamTranslator, StreamWatch};
 
 use serde::{Deserialize, Serialize};
 

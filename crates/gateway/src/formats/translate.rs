@@ -10,6 +10,81 @@ pub struct StreamTranslator {
     decoder: Box<dyn StreamDecoder>,
     encoder: Box<dyn StreamEncoder>,
     finished: bool,
+    /// What the router and the request log need to know about the stream so far.
+    pub seen: Seen,
+}
+
+/// What a stream has carried so far: content (text, thinking, a tool call), usage, an error.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    pub content: bool,
+    pub usage: ir::Usage,
+    pub error: Option<String>,
+    pub finished: bool,
+}
+
+impl Seen {
+    pub fn note(&mut self, e: &ir::Event) {
+        match e {
+            ir::Event::TextDelta(t) | ir::Event::ThinkingDelta(t) if !t.is_empty() => {
+                self.content = true
+            }
+            ir::Event::ToolCallStart { .. } | ir::Event::ToolArgsDelta { .. } => {
+                self.content = true
+            }
+            ir::Event::Usage(u) => self.usage.merge(u),
+            ir::Event::Error { message, .. } => {
+                if self.error.is_none() {
+                    self.error = Some(message.clone());
+                }
+            }
+            ir::Event::Finish(_) => self.finished = true,
+            _ => {}
+        }
+    }
+}
+
+/// Watches a stream passed through untouched: the same decoding as translation, but nothing is
+/// encoded. Before the first content it decodes every event (readiness); after that only events
+/// that can carry usage or an error, so passthrough stays cheap.
+pub struct StreamWatch {
+    parser: SseParser,
+    decoder: Box<dyn StreamDecoder>,
+    pub seen: Seen,
+}
+
+impl StreamWatch {
+    pub fn new(upstream: Format) -> Self {
+        Self {
+            parser: SseParser::default(),
+            decoder: stream_decoder(upstream),
+            seen: Seen::default(),
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let events = self.parser.feed(bytes);
+        for ev in events {
+            let hot = !self.seen.content
+                || ev.data.contains("usage")
+                || ev.data.contains("error")
+                || ev.data.contains("\"finish");
+            if !hot {
+                continue;
+            }
+            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
+                self.seen.note(&e);
+            }
+        }
+    }
+
+    pub fn end(&mut self) {
+        if let Some(ev) = self.parser.finish() {
+            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
+                self.seen.note(&e);
+            }
+        }
+    }
 }
 
 impl StreamTranslator {
@@ -24,6 +99,7 @@ impl StreamTranslator {
             decoder: stream_decoder(upstream),
             encoder,
             finished: false,
+            seen: Seen::default(),
         }
     }
 
@@ -34,6 +110,7 @@ impl StreamTranslator {
                 if self.finished {
                     break;
                 }
+                self.seen.note(&e);
                 if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
                     self.finished = true;
                 }

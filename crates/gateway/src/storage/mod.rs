@@ -1,11 +1,18 @@
 //! SQLite storage (embedded, bundled SQLite). Holds configuration, never secrets: a provider row
 //! carries only the name of its keychain entry.
 
+pub mod accounts;
 pub mod aliases;
+pub mod combos;
+pub mod keys;
 mod migrations;
 mod providers;
+pub mod settings;
+pub mod usage;
 
+pub use accounts::Account;
 pub use aliases::Alias;
+pub use combos::{Combo, ComboConfig, ComboTarget};
 pub use providers::{NewProvider, Provider, ProviderView};
 
 use rusqlite::Connection;

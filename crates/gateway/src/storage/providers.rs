@@ -16,6 +16,10 @@ pub struct Provider {
     /// `bearer`, `x-api-key`, `x-goog-api-key`, `query-key`, `none`; `None` = the format's default.
     pub auth: Option<String>,
     pub catalog_id: Option<String>,
+    /// How one of several accounts is chosen (`fill-first`, `round-robin`, …).
+    pub account_strategy: String,
+    /// The provider's accounts, in fill-first order (at least `default`).
+    pub accounts: Vec<super::Account>,
 }
 
 /// A provider as shown to the dashboard, tray and management API (no secret in it).
@@ -30,6 +34,8 @@ pub struct ProviderView {
     pub created_at: String,
     pub auth: Option<String>,
     pub catalog_id: Option<String>,
+    pub account_strategy: String,
+    pub accounts: Vec<super::Account>,
 }
 
 impl From<&Provider> for ProviderView {
@@ -44,6 +50,8 @@ impl From<&Provider> for ProviderView {
             created_at: p.created_at.clone(),
             auth: p.auth.clone(),
             catalog_id: p.catalog_id.clone(),
+            account_strategy: p.account_strategy.clone(),
+            accounts: p.accounts.clone(),
         }
     }
 }
@@ -72,6 +80,8 @@ fn row_to_provider(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Provider, Strin
             created_at: row.get(5)?,
             auth: row.get(6)?,
             catalog_id: row.get(7)?,
+            account_strategy: row.get(8)?,
+            accounts: Vec::new(),
         },
         models,
     ))
@@ -83,15 +93,33 @@ fn decode((mut p, models): (Provider, String)) -> Result<Provider, StorageError>
     Ok(p)
 }
 
-const COLUMNS: &str = "name, base_url, format, models, key_ref, created_at, auth, catalog_id";
+const COLUMNS: &str =
+    "name, base_url, format, models, key_ref, created_at, auth, catalog_id, account_strategy";
+
+/// Attaches accounts; the provider-level `key_ref` becomes the first enabled account's entry
+/// (what the single-account paths, embeddings and count_tokens, use).
+fn attach(mut providers: Vec<Provider>, accounts: Vec<super::Account>) -> Vec<Provider> {
+    for p in &mut providers {
+        p.accounts = accounts
+            .iter()
+            .filter(|a| a.provider == p.name)
+            .cloned()
+            .collect();
+        if let Some(a) = p.accounts.iter().find(|a| a.enabled) {
+            p.key_ref = a.key_ref.clone();
+        }
+    }
+    providers
+}
 
 impl Db {
     pub fn list_providers(&self) -> Result<Vec<Provider>, StorageError> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM providers ORDER BY id"))?;
             let rows = stmt.query_map([], row_to_provider)?;
-            rows.map(|r| decode(r?)).collect()
+            rows.map(|r| decode(r?)).collect::<Result<Vec<_>, _>>()
         })
+        .and_then(|ps| Ok(attach(ps, self.list_accounts()?)))
     }
 
     pub fn get_provider(&self, name: &str) -> Result<Option<Provider>, StorageError> {
@@ -104,6 +132,13 @@ impl Db {
                 )
                 .optional()?;
             row.map(decode).transpose()
+        })
+        .and_then(|p| match p {
+            Some(p) => {
+                let accounts = self.list_accounts()?;
+                Ok(attach(vec![p], accounts).pop())
+            }
+            None => Ok(None),
         })
     }
 
@@ -120,6 +155,15 @@ impl Db {
         if inserted == 0 {
             return Err(StorageError::Duplicate(p.name.clone()));
         }
+        // Every provider has at least one account: its key (or none, for a local server).
+        self.insert_account(&super::Account {
+            provider: p.name.clone(),
+            label: "default".into(),
+            key_ref: p.key_ref.clone(),
+            enabled: true,
+            priority: 1,
+            created_at: String::new(),
+        })?;
         self.get_provider(&p.name)?.ok_or_else(|| {
             StorageError::Corrupt(format!("provider {:?} vanished after insert", p.name))
         })
@@ -191,7 +235,7 @@ mod tests {
         {
             let db = Db::open(dir.path()).unwrap();
             db.insert_provider(&sample("acme")).unwrap();
-            assert_eq!(db.schema_version().unwrap(), 3);
+            assert_eq!(db.schema_version().unwrap(), 4);
         }
         let db = Db::open(&dir.path().join("")).unwrap();
         assert_eq!(db.list_providers().unwrap()[0].name, "acme");

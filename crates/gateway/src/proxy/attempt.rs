@@ -1,0 +1,470 @@
+//! One upstream attempt: build the body for this upstream's format, send it with the account's
+//! key, and watch the answer until it is worth committing to. Until the first meaningful event
+//! (text, thinking, a tool call) nothing has gone to the client, so a failure here can still move
+//! on to the next account or target invisibly (routing.md §9).
+
+use super::upstream::{self, chain, DEFAULT_ANTHROPIC_VERSION, ERROR_BODY_LIMIT};
+use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
+use crate::routing::classify::Failure;
+use crate::server::AppState;
+use crate::storage::{Account, Provider};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Bytes held back while waiting for the first content; past this we commit anyway.
+const HOLD_LIMIT: usize = 256 * 1024;
+
+/// The client's request, parsed once and reused by every attempt.
+pub struct Call {
+    pub client: Format,
+    /// What the body is (Cursor sends Responses bodies to the Chat path).
+    pub request_format: Format,
+    pub json: Value,
+    /// Decoded lazily, the first time an attempt needs translation.
+    pub ir: Option<ir::Request>,
+    pub stream: bool,
+    pub gemini_array: bool,
+    pub anthropic_version: Option<HeaderValue>,
+    pub anthropic_beta: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub first_byte: Duration,
+    pub readiness: Duration,
+    pub idle: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            first_byte: Duration::from_secs(30),
+            readiness: Duration::from_secs(90),
+            idle: Duration::from_secs(300),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+/// An answer we committed to.
+pub enum Committed {
+    Stream {
+        /// Passthrough: raw upstream bytes held during readiness. Translation: client bytes.
+        held: Vec<Bytes>,
+        rest: BoxStream<'static, reqwest::Result<Bytes>>,
+        kind: StreamKind,
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+    },
+    Json {
+        body: Bytes,
+        content_type: Option<HeaderValue>,
+        usage: ir::Usage,
+    },
+}
+
+pub enum StreamKind {
+    Passthrough { watch: StreamWatch, is_sse: bool },
+    Translated(Box<StreamTranslator>),
+}
+
+/// A failed attempt, with what is needed to classify it and, if it ends the request, to show it.
+pub struct AttemptFailure {
+    pub failure: Failure,
+    pub status: Option<StatusCode>,
+    pub content_type: Option<HeaderValue>,
+    pub body: Bytes,
+    pub retry_hint: Option<Duration>,
+    /// A short tag for the fallback header: `429`, `timeout`, `connect`, `empty`.
+    pub tag: String,
+    pub message: String,
+}
+
+impl AttemptFailure {
+    fn plain(failure: Failure, tag: &str, message: String) -> Self {
+        Self {
+            failure,
+            status: None,
+            content_type: None,
+            body: Bytes::new(),
+            retry_hint: None,
+            tag: tag.into(),
+            message,
+        }
+    }
+}
+
+pub fn upstream_format(p: &Provider) -> Format {
+    Format::parse(&p.format).unwrap_or(Format::Chat)
+}
+
+fn header_pairs(h: &reqwest::header::HeaderMap) -> Vec<(&str, &str)> {
+    h.iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect()
+}
+
+/// The request body for this upstream.
+fn body_for(
+    state: &AppState,
+    call: &mut Call,
+    p: &Provider,
+    upstream: Format,
+    model: &str,
+) -> Result<Vec<u8>, String> {
+    let passthrough = upstream == call.client && call.request_format == call.client;
+    let out = if passthrough {
+        let mut json = call.json.clone();
+        if call.client != Format::Gemini {
+            json["model"] = Value::String(model.to_string());
+        }
+        json
+    } else {
+        if call.ir.is_none() {
+            call.ir = Some(formats::decode_request(call.request_format, &call.json)?);
+        }
+        let mut req = call.ir.clone().expect("decoded above");
+        req.model = model.to_string();
+        req.stream = call.stream;
+        let mut out = formats::encode_request(upstream, &req);
+        if upstream == Format::Chat {
+            if let Some(entry) = p
+                .catalog_id
+                .as_deref()
+                .and_then(|id| state.catalog.by_id(id))
+            {
+                crate::quirks::apply_chat(&mut out, &req, &entry.quirks);
+            }
+        }
+        out
+    };
+    serde_json::to_vec(&out).map_err(|e| e.to_string())
+}
+
+pub fn include_usage(call: &Call) -> bool {
+    call.ir.as_ref().is_some_and(|r| r.include_usage)
+}
+
+/// Sends one attempt and waits for a committable answer.
+pub async fn run(
+    state: &AppState,
+    call: &mut Call,
+    p: &Provider,
+    account: &Account,
+    model: &str,
+    t: &Timeouts,
+) -> Result<Committed, AttemptFailure> {
+    let upstream = upstream_format(p);
+    let passthrough = upstream == call.client && call.request_format == call.client;
+    let body = body_for(state, call, p, upstream, model).map_err(|e| AttemptFailure {
+        // The client's body cannot be read as its own format: nothing else would do better.
+        failure: Failure::Status {
+            status: 400,
+            body: e.clone(),
+        },
+        status: Some(StatusCode::BAD_REQUEST),
+        content_type: None,
+        body: Bytes::from(
+            serde_json::json!({"error": {"message": e, "type": "invalid_request_error"}})
+                .to_string(),
+        ),
+        retry_hint: None,
+        tag: "400".into(),
+        message: e,
+    })?;
+    let key = match &account.key_ref {
+        Some(entry) => state.credentials.get(entry).await.map_err(|e| {
+            AttemptFailure::plain(
+                Failure::Connect(format!("keychain: {e}")),
+                "keychain",
+                format!(
+                    "cannot read the key of account {:?} of provider {:?}: {e}",
+                    account.label, p.name
+                ),
+            )
+        })?,
+        None => None,
+    };
+    let mut path = upstream.upstream_path(model, call.stream);
+    if call.client == Format::Gemini && upstream == Format::Gemini && call.gemini_array {
+        // Same format both ways: keep the client's own framing (a JSON array, not SSE).
+        path = path.replace("?alt=sse", "");
+    }
+    let url = format!("{}{}", p.base_url.trim_end_matches('/'), path);
+    let mut req = state
+        .http
+        .post(&url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body);
+    req = upstream::apply_auth(req, p, upstream, key.as_deref());
+    if upstream == Format::Messages {
+        let version = call
+            .anthropic_version
+            .clone()
+            .filter(|_| call.client == Format::Messages)
+            .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+        req = req.header("anthropic-version", version);
+        if call.client == Format::Messages {
+            if let Some(beta) = &call.anthropic_beta {
+                req = req.header("anthropic-beta", beta);
+            }
+        }
+    }
+    let resp = match tokio::time::timeout(t.first_byte, req.send()).await {
+        Err(_) => {
+            return Err(AttemptFailure::plain(
+                Failure::OurTimeout,
+                "timeout",
+                format!(
+                    "provider {:?} sent no response headers within {} s",
+                    p.name,
+                    t.first_byte.as_secs_f32()
+                ),
+            ))
+        }
+        Ok(Err(e)) => {
+            let msg = upstream::unreachable(&p.name, &url, &e).message;
+            let failure = if e.is_timeout() {
+                Failure::OurTimeout
+            } else {
+                Failure::Connect(chain(&e))
+            };
+            return Err(AttemptFailure::plain(failure, "connect", msg));
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    state
+        .router
+        .observe_headers(p, &account.label, header_pairs(resp.headers()));
+    if !status.is_success() {
+        let headers = resp.headers().clone();
+        let body = Bytes::from(
+            upstream::read_limited(resp, ERROR_BODY_LIMIT)
+                .await
+                .unwrap_or_default(),
+        );
+        let text = upstream::error_text(&body);
+        let retry_hint = crate::quota::hints::retry_hint(
+            status.as_u16(),
+            header_pairs(&headers),
+            &String::from_utf8_lossy(&body),
+            crate::routing::now_unix(),
+        );
+        return Err(AttemptFailure {
+            failure: Failure::Status {
+                status: status.as_u16(),
+                body: text.clone(),
+            },
+            status: Some(status),
+            content_type,
+            body,
+            retry_hint,
+            tag: status.as_u16().to_string(),
+            message: format!("provider {:?} answered {status}: {text}", p.name),
+        });
+    }
+    let is_sse = content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if is_sse || call.stream {
+        let kind = if passthrough {
+            StreamKind::Passthrough {
+                watch: StreamWatch::new(upstream),
+                is_sse,
+            }
+        } else if call.client == Format::Gemini && call.gemini_array {
+            StreamKind::Translated(Box::new(StreamTranslator::with_encoder(
+                upstream,
+                Box::new(formats::gemini::GeminiStreamEncoder::new(model, true)),
+            )))
+        } else {
+            StreamKind::Translated(Box::new(StreamTranslator::new(
+                upstream,
+                call.client,
+                model,
+                include_usage(call),
+            )))
+        };
+        return ready(p, resp, kind, status, content_type, t).await;
+    }
+    json_answer(p, resp, upstream, call.client, passthrough, content_type, t).await
+}
+
+/// Reads the stream until its first content; the held part and the rest become the answer.
+async fn ready(
+    p: &Provider,
+    resp: reqwest::Response,
+    mut kind: StreamKind,
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    t: &Timeouts,
+) -> Result<Committed, AttemptFailure> {
+    let mut up = resp.bytes_stream().fuse().boxed();
+    let deadline = tokio::time::Instant::now() + t.readiness;
+    let mut held: Vec<Bytes> = Vec::new();
+    let mut held_len = 0usize;
+    loop {
+        let next = match tokio::time::timeout_at(deadline, up.next()).await {
+            Err(_) => {
+                return Err(AttemptFailure::plain(
+                    Failure::OurTimeout,
+                    "timeout",
+                    format!(
+                        "provider {:?} sent nothing useful within {} s",
+                        p.name,
+                        t.readiness.as_secs_f32()
+                    ),
+                ))
+            }
+            Ok(n) => n,
+        };
+        let ended = match next {
+            Some(Ok(bytes)) => {
+                held_len += bytes.len();
+                match &mut kind {
+                    StreamKind::Passthrough { watch, .. } => {
+                        watch.feed(&bytes);
+                        held.push(bytes);
+                    }
+                    StreamKind::Translated(tr) => {
+                        let out = tr.feed(&bytes);
+                        if !out.is_empty() {
+                            held.push(Bytes::from(out));
+                        }
+                    }
+                }
+                false
+            }
+            Some(Err(e)) => {
+                return Err(AttemptFailure::plain(
+                    Failure::StreamError(chain(&e)),
+                    "stream",
+                    format!(
+                        "the stream from provider {:?} broke before any content: {}",
+                        p.name,
+                        chain(&e)
+                    ),
+                ))
+            }
+            None => true,
+        };
+        let (seen, raw_non_sse) = match &mut kind {
+            StreamKind::Passthrough { watch, is_sse } => {
+                if ended {
+                    watch.end();
+                }
+                (&watch.seen, !*is_sse)
+            }
+            StreamKind::Translated(tr) => (&tr.seen, false),
+        };
+        if !seen.content {
+            if let Some(err) = &seen.error {
+                return Err(AttemptFailure::plain(
+                    Failure::StreamError(err.clone()),
+                    "stream-error",
+                    format!("provider {:?} reported an error: {err}", p.name),
+                ));
+            }
+        }
+        let some_bytes = held_len > 0;
+        if seen.content || (raw_non_sse && some_bytes) || held_len > HOLD_LIMIT {
+            return Ok(Committed::Stream {
+                held,
+                rest: up,
+                kind,
+                status,
+                content_type,
+            });
+        }
+        if ended {
+            return Err(AttemptFailure::plain(
+                Failure::EmptyResponse,
+                "empty",
+                format!("provider {:?} ended its stream without any content", p.name),
+            ));
+        }
+    }
+}
+
+async fn json_answer(
+    p: &Provider,
+    resp: reqwest::Response,
+    upstream: Format,
+    client: Format,
+    passthrough: bool,
+    content_type: Option<HeaderValue>,
+    t: &Timeouts,
+) -> Result<Committed, AttemptFailure> {
+    let empty = |why: String| {
+        AttemptFailure::plain(
+            Failure::EmptyResponse,
+            "empty",
+            format!("provider {:?} {why}", p.name),
+        )
+    };
+    let body = match tokio::time::timeout(
+        t.total,
+        upstream::read_limited(resp, upstream::RESPONSE_BODY_LIMIT),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(AttemptFailure::plain(
+                Failure::OurTimeout,
+                "timeout",
+                format!("provider {:?} did not finish its answer in time", p.name),
+            ))
+        }
+        Ok(Err(e)) => {
+            return Err(AttemptFailure::plain(
+                Failure::StreamError(e.clone()),
+                "stream",
+                format!("reading the answer of provider {:?} failed: {e}", p.name),
+            ))
+        }
+        Ok(Ok(b)) => b,
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(empty("answered 200 with an empty body".into()));
+    }
+    let parsed: Value = serde_json::from_slice(&body)
+        .map_err(|e| empty(format!("answered with invalid JSON: {e}")))?;
+    let ir = formats::decode_response(upstream, &parsed)
+        .map_err(|e| empty(format!("answered something unexpected: {e}")))?;
+    let has_content = ir.parts.iter().any(|part| match part {
+        ir::Part::Text(t) => !t.is_empty(),
+        _ => true,
+    });
+    if !has_content {
+        return Err(empty("answered 200 without any content".into()));
+    }
+    let usage = ir.usage;
+    let body = if passthrough {
+        Bytes::from(body)
+    } else {
+        Bytes::from(
+            serde_json::to_vec(&formats::encode_response(client, &ir))
+                .map_err(|e| empty(e.to_string()))?,
+        )
+    };
+    Ok(Committed::Json {
+        body,
+        content_type: if passthrough { content_type } else { None },
+        usage,
+    })
+}
+
+/// Builds the per-request call from the client's headers and body.
+pub fn client_headers(headers: &HeaderMap) -> (Option<HeaderValue>, Option<String>) {
+    (
+        headers.get("anthropic-version").cloned(),
+        upstream::merged_beta(headers),
+    )
+}

@@ -1,0 +1,345 @@
+//! Turning a committed upstream answer into the client's response, and the request's ledger
+//! entry (usage row) that is written whatever happens: success, failure, or the client leaving.
+
+use super::attempt::{Committed, StreamKind};
+use super::upstream::chain;
+use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
+use crate::server::AppState;
+use crate::storage::usage::UsageRow;
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The request's row in the usage log. Recorded exactly once: by [`Ledger::finish`], or when
+/// dropped unfinished (the client went away: `client_closed`, 499).
+pub struct Ledger {
+    state: Arc<AppState>,
+    pub row: UsageRow,
+    started: Instant,
+    usage: ir::Usage,
+    done: bool,
+}
+
+impl Ledger {
+    pub fn new(state: Arc<AppState>, client: Format, stream: bool) -> Self {
+        Self {
+            state,
+            row: UsageRow {
+                ts_ms: (crate::routing::now_unix() * 1000) as i64,
+                client_format: client.as_str().into(),
+                stream,
+                status: 499,
+                outcome: "client_closed".into(),
+                ..Default::default()
+            },
+            started: Instant::now(),
+            usage: ir::Usage::default(),
+            done: false,
+        }
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub fn mark_first_token(&mut self) {
+        self.row.ttft_ms = Some(self.elapsed_ms());
+    }
+
+    pub fn usage(&mut self, u: &ir::Usage) {
+        self.usage.merge(u);
+    }
+
+    pub fn finish(&mut self, outcome: &str, status: u16) {
+        self.row.outcome = outcome.into();
+        self.row.status = status;
+        self.record();
+    }
+
+    fn record(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let r = &mut self.row;
+        r.latency_ms = self.started.elapsed().as_millis() as u64;
+        let u = self.usage;
+        r.input_tokens = u.input;
+        r.output_tokens = u.output;
+        r.cache_read = u.cache_read;
+        r.cache_write = u.cache_write;
+        r.reasoning = u.reasoning;
+        if let (Some(p), Some(m)) = (&r.provider, &r.model) {
+            if u != ir::Usage::default() {
+                r.cost_usd = self.state.prices().cost(p, m, &u);
+            }
+        }
+        self.state.recorder.record(std::mem::take(&mut self.row));
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.record();
+    }
+}
+
+/// The client response for a committed answer.
+pub fn respond(
+    c: Committed,
+    client: Format,
+    provider: String,
+    idle: Duration,
+    keepalive: Duration,
+    mut ledger: Ledger,
+) -> Response {
+    match c {
+        Committed::Json {
+            body,
+            content_type,
+            usage,
+        } => {
+            ledger.usage(&usage);
+            ledger.finish("ok", 200);
+            let mut resp = Response::new(Body::from(body));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                content_type.unwrap_or(HeaderValue::from_static("application/json")),
+            );
+            resp
+        }
+        Committed::Stream {
+            held,
+            rest,
+            kind,
+            status,
+            content_type,
+        } => match kind {
+            StreamKind::Passthrough { watch, is_sse } => {
+                let s = passthrough(
+                    held.into(),
+                    rest,
+                    watch,
+                    is_sse,
+                    client,
+                    provider,
+                    idle,
+                    ledger,
+                );
+                let mut resp = Response::new(Body::from_stream(s));
+                *resp.status_mut() = status;
+                let h = resp.headers_mut();
+                if let Some(ct) = content_type {
+                    h.insert(header::CONTENT_TYPE, ct);
+                }
+                if is_sse {
+                    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+                }
+                resp
+            }
+            StreamKind::Translated(tr) => sse_response(translate(
+                held.into(),
+                rest,
+                *tr,
+                provider,
+                keepalive,
+                idle,
+                ledger,
+            )),
+        },
+    }
+}
+
+struct Pass {
+    held: VecDeque<Bytes>,
+    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    watch: StreamWatch,
+    ledger: Ledger,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn passthrough(
+    held: VecDeque<Bytes>,
+    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    watch: StreamWatch,
+    is_sse: bool,
+    client: Format,
+    provider: String,
+    idle: Duration,
+    ledger: Ledger,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
+    let fail = move |msg: String| -> Bytes {
+        let mut enc = formats::stream_encoder(client, "", false);
+        Bytes::from(enc.encode(&ir::Event::Error {
+            status: 502,
+            message: msg,
+        }))
+    };
+    futures_util::stream::unfold(
+        Some(Pass {
+            held,
+            up,
+            watch,
+            ledger,
+        }),
+        move |st| {
+            let provider = provider.clone();
+            async move {
+                let mut st = st?;
+                if let Some(b) = st.held.pop_front() {
+                    return Some((Ok(b), Some(st)));
+                }
+                match tokio::time::timeout(idle, st.up.next()).await {
+                    Ok(Some(Ok(b))) => {
+                        st.watch.feed(&b);
+                        Some((Ok(b), Some(st)))
+                    }
+                    Ok(None) => {
+                        st.watch.end();
+                        let u = st.watch.seen.usage;
+                        st.ledger.usage(&u);
+                        st.ledger.finish("ok", 200);
+                        None
+                    }
+                    Ok(Some(Err(e))) => {
+                        tracing::warn!(provider = %provider, "upstream stream broke: {e}");
+                        let u = st.watch.seen.usage;
+                        st.ledger.usage(&u);
+                        st.ledger.finish("stream_error", 502);
+                        let msg =
+                            format!("the stream from provider {provider:?} broke: {}", chain(&e));
+                        is_sse.then(|| (Ok(fail(msg)), None))
+                    }
+                    Err(_) => {
+                        st.ledger.finish("stream_error", 504);
+                        let msg = format!(
+                            "provider {provider:?} went silent for {} s mid-stream",
+                            idle.as_secs()
+                        );
+                        is_sse.then(|| (Ok(fail(msg)), None))
+                    }
+                }
+            }
+        },
+    )
+}
+
+struct Trans {
+    held: VecDeque<Bytes>,
+    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    tr: StreamTranslator,
+    ledger: Ledger,
+    last_event: tokio::time::Instant,
+}
+
+fn translate(
+    held: VecDeque<Bytes>,
+    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    tr: StreamTranslator,
+    provider: String,
+    keepalive: Duration,
+    idle: Duration,
+    ledger: Ledger,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
+    futures_util::stream::unfold(
+        Some(Trans {
+            held,
+            up,
+            tr,
+            ledger,
+            last_event: tokio::time::Instant::now(),
+        }),
+        move |st| {
+            let provider = provider.clone();
+            async move {
+                let mut st = st?;
+                if let Some(b) = st.held.pop_front() {
+                    return Some((Ok(b), Some(st)));
+                }
+                loop {
+                    let next = match tokio::time::timeout(keepalive, st.up.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            if st.last_event.elapsed() >= idle {
+                                let out = st.tr.fail(format!(
+                                    "provider {provider:?} went silent for {} s mid-stream",
+                                    idle.as_secs()
+                                ));
+                                st.ledger.finish("stream_error", 504);
+                                return Some((Ok(Bytes::from(out)), None));
+                            }
+                            // Upstream silence (a model thinking): keep the client's connection alive.
+                            let out = st.tr.keepalive();
+                            if out.is_empty() {
+                                continue;
+                            }
+                            return Some((Ok(Bytes::from(out)), Some(st)));
+                        }
+                    };
+                    st.last_event = tokio::time::Instant::now();
+                    match next {
+                        Some(Ok(bytes)) => {
+                            let out = st.tr.feed(&bytes);
+                            if !out.is_empty() {
+                                return Some((Ok(Bytes::from(out)), Some(st)));
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(provider = %provider, "upstream stream broke: {e}");
+                            let out = st.tr.fail(format!(
+                                "the stream from provider {provider:?} broke: {}",
+                                chain(&e)
+                            ));
+                            let u = st.tr.seen.usage;
+                            st.ledger.usage(&u);
+                            st.ledger.finish("stream_error", 502);
+                            return Some((Ok(Bytes::from(out)), None));
+                        }
+                        None => {
+                            let out = st.tr.end(&provider);
+                            let u = st.tr.seen.usage;
+                            st.ledger.usage(&u);
+                            let clean = st.tr.seen.finished && st.tr.seen.error.is_none();
+                            if clean {
+                                st.ledger.finish("ok", 200);
+                            } else {
+                                st.ledger.finish("stream_error", 502);
+                            }
+                            return (!out.is_empty()).then(|| (Ok(Bytes::from(out)), None));
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub fn sse_response(
+    stream: impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+) -> Response {
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// Diagnostics headers (api-surface.md §4): never a secret, an account label at most.
+pub fn diagnostics(resp: &mut Response, pairs: &[(&'static str, String)]) {
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            resp.headers_mut().insert(*k, v);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Talking to an upstream: where its key goes, the Anthropic headers, reading bounded bodies,
+//! describing transport errors, and rendering an upstream's error in the client's format.
+
+use crate::api::errors::ApiError;
+use crate::formats::{self, Format};
+use crate::storage::Provider;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+/// Largest upstream error body we read to translate it.
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Largest non-stream upstream body we read to translate it.
+pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Attaches the account's key where the provider's API expects it: the catalog's auth style if
+/// the provider came from the catalog, else the format's usual header.
+pub fn apply_auth(
+    req: reqwest::RequestBuilder,
+    provider: &Provider,
+    upstream: Format,
+    key: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let Some(key) = key else { return req };
+    let style = provider.auth.as_deref().unwrap_or(match upstream {
+        Format::Chat | Format::Responses => "bearer",
+        Format::Messages => "x-api-key",
+        Format::Gemini => "x-goog-api-key",
+    });
+    match style {
+        "x-api-key" => req.header("x-api-key", key),
+        "x-goog-api-key" => req.header("x-goog-api-key", key),
+        "query-key" => req.query(&[("key", key)]),
+        "none" => req,
+        _ => req.bearer_auth(key),
+    }
+}
+
+/// `anthropic-beta` values from all case variants, de-duplicated into one header.
+pub fn merged_beta(headers: &HeaderMap) -> Option<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for v in headers.get_all("anthropic-beta") {
+        for part in v.to_str().unwrap_or("").split(',') {
+            let p = part.trim();
+            if !p.is_empty() && !seen.iter().any(|s| s.eq_ignore_ascii_case(p)) {
+                seen.push(p.to_string());
+            }
+        }
+    }
+    (!seen.is_empty()).then(|| seen.join(","))
+}
+
+/// The error chain of a transport error, e.g. "error sending request: connection refused".
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let part = c.to_string();
+        if !s.contains(&part) {
+            s.push_str(": ");
+            s.push_str(&part);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+pub fn unreachable(provider: &str, url: &str, e: &reqwest::Error) -> ApiError {
+    let (status, code) = if e.is_timeout() {
+        (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+    } else {
+        (StatusCode::BAD_GATEWAY, "upstream_error")
+    };
+    ApiError::new(
+        status,
+        code,
+        format!(
+            "could not reach provider {provider:?} at {}: {}",
+            redact_url(url),
+            chain(e)
+        ),
+    )
+}
+
+/// A URL without its query (a `?key=` must never reach a message or a log).
+pub fn redact_url(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+pub async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| chain(&e))?;
+        body.extend_from_slice(&chunk);
+        if body.len() >= limit {
+            body.truncate(limit);
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// An upstream error that ends the request. Same protocol as the client: a JSON error body
+/// passes through with its status. Otherwise the upstream's message is kept and rendered in the
+/// client's error format.
+pub fn error_response(
+    provider: &str,
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    body: &Bytes,
+    client: Format,
+    upstream: Format,
+) -> Response {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let message = parsed.as_ref().and_then(formats::error_message);
+    if client == upstream && message.is_some() {
+        let mut resp = Response::new(Body::from(body.clone()));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            content_type.unwrap_or(HeaderValue::from_static("application/json")),
+        );
+        return resp;
+    }
+    let detail = message.unwrap_or_else(|| error_text(body));
+    ApiError::new(
+        status,
+        "upstream_error",
+        format!("provider {provider:?} answered {status}: {detail}"),
+    )
+    .render(client)
+}
+
+/// The upstream's error message from a body in any format, or the start of its text.
+pub fn error_text(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .as_ref()
+        .and_then(formats::error_message)
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(body)
+                .trim()
+                .chars()
+                .take(300)
+                .collect()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beta_headers_are_merged_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.append("anthropic-beta", HeaderValue::from_static("a-1,b-2"));
+        h.append("Anthropic-Beta", HeaderValue::from_static("B-2, c-3"));
+        assert_eq!(merged_beta(&h).as_deref(), Some("a-1,b-2,c-3"));
+    }
+
+    #[test]
+    fn urls_lose_their_query() {
+        assert_eq!(
+            redact_url("http://h/v1/models/x:generateContent?key=secret"),
+            "http://h/v1/models/x:generateContent"
+        );
+    }
+}

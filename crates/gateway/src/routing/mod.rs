@@ -1,0 +1,669 @@
+//! Routing: which upstream serves a request, and what happens when one fails.
+//!
+//! The pure policy lives in small modules (failure classification, back-off, the circuit breaker,
+//! ordering strategies); [`Router`] holds the runtime state they act on — per-account cooldowns,
+//! model locks, breakers, round-robin cursors, quota windows — behind one short-held lock, so the
+//! request path never waits on I/O for a routing decision. What must survive a restart (quota
+//! windows, long cooldowns) is written behind to SQLite by [`Router::flush`].
+
+pub mod backoff;
+pub mod breaker;
+pub mod classify;
+pub mod combos;
+pub mod plan;
+pub mod rng;
+pub mod strategy;
+
+use crate::quota::{self, QuotaWindow};
+use crate::storage::{Combo, Provider};
+use breaker::{Admission, Breaker, BreakerConfig};
+use classify::{AccountAction, ProviderKind, Verdict};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use strategy::{AccountFacts, AccountStrategy};
+
+/// The default name clients use for "whatever combo is active" (configurable).
+pub const DEFAULT_ACTIVE_ALIAS: &str = "switchyard";
+/// Cooldowns longer than this are persisted so a restart does not hammer a limited account.
+const PERSIST_COOLDOWN_OVER: Duration = Duration::from_secs(60);
+/// Window for least-used counting.
+const USE_WINDOW: Duration = Duration::from_secs(600);
+
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AccountKey {
+    pub provider: String,
+    pub account: String,
+}
+
+impl AccountKey {
+    pub fn new(provider: &str, account: &str) -> Self {
+        Self {
+            provider: provider.into(),
+            account: account.into(),
+        }
+    }
+}
+
+/// What the router knows about one account right now.
+#[derive(Debug, Default)]
+struct AccountRt {
+    cooldown_until: Option<Instant>,
+    cooldown_reason: Option<&'static str>,
+    backoff_level: u32,
+    model_locks: HashMap<String, Instant>,
+    last_used: Option<Instant>,
+    consecutive_uses: u32,
+    recent_errors: u32,
+    reauth_required: bool,
+    disabled: bool,
+}
+
+#[derive(Default)]
+struct Runtime {
+    accounts: HashMap<AccountKey, AccountRt>,
+    breakers: HashMap<String, Breaker>,
+    combo_cursors: HashMap<String, strategy::ComboCursor>,
+    /// Per provider: the account picked last (round-robin stickiness).
+    last_pick: HashMap<String, String>,
+    /// Recent request times per `provider/model` target (least-used).
+    target_uses: HashMap<String, VecDeque<Instant>>,
+    /// Accounts whose cooldown changed since the last flush.
+    dirty_cooldowns: HashSet<AccountKey>,
+}
+
+/// The result of choosing an account for one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pick {
+    Account(String),
+    /// Every candidate is cooling or locked; the earliest one frees up at this time.
+    Cooling(Option<Instant>),
+    /// The provider has no usable account at all (none enabled, or all need re-auth).
+    Unusable(String),
+}
+
+/// Quota windows of one account, as the API and the tray show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountQuota {
+    pub provider: String,
+    pub account: String,
+    pub windows: Vec<QuotaWindow>,
+    /// Set while the account is cooling down (unix seconds).
+    pub cooldown_until: Option<u64>,
+    pub cooldown_reason: Option<&'static str>,
+}
+
+/// Health of one account for the dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountHealth {
+    pub provider: String,
+    pub account: String,
+    pub cooldown_until: Option<u64>,
+    pub cooldown_reason: Option<&'static str>,
+    pub backoff_level: u32,
+    pub locked_models: Vec<String>,
+    pub reauth_required: bool,
+    pub disabled: bool,
+}
+
+pub struct Router {
+    combos: RwLock<Arc<Vec<Combo>>>,
+    active: RwLock<Option<String>>,
+    active_alias: RwLock<String>,
+    global_fallback: RwLock<Option<String>>,
+    rt: Mutex<Runtime>,
+    quota: RwLock<HashMap<AccountKey, Vec<QuotaWindow>>>,
+    dirty_quota: Mutex<HashSet<AccountKey>>,
+    rng: Mutex<rng::Rng>,
+    /// Changes of what the tray shows (active combo, combos, quota).
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+pub fn provider_kind(p: &Provider) -> ProviderKind {
+    let local = reqwest::Url::parse(&p.base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| matches!(h.as_str(), "127.0.0.1" | "localhost" | "[::1]" | "::1"));
+    if local {
+        ProviderKind::Local
+    } else {
+        ProviderKind::ApiKey
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn instant_to_unix(t: Instant, now: Instant) -> u64 {
+    now_unix() + t.saturating_duration_since(now).as_secs_f64().ceil() as u64
+}
+
+impl Router {
+    pub fn new(combos: Vec<Combo>, changes: tokio::sync::watch::Sender<u64>) -> Self {
+        Self {
+            combos: RwLock::new(Arc::new(combos)),
+            active: RwLock::new(None),
+            active_alias: RwLock::new(DEFAULT_ACTIVE_ALIAS.into()),
+            global_fallback: RwLock::new(None),
+            rt: Mutex::new(Runtime::default()),
+            quota: RwLock::new(HashMap::new()),
+            dirty_quota: Mutex::new(HashSet::new()),
+            rng: Mutex::new(rng::Rng::from_entropy()),
+            changes,
+        }
+    }
+
+    /// Makes random strategies reproducible (tests).
+    pub fn seed(&self, seed: u64) {
+        *lock(&self.rng) = rng::Rng::seeded(seed);
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
+
+    pub fn combos(&self) -> Arc<Vec<Combo>> {
+        self.combos
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_combos(&self, combos: Vec<Combo>) {
+        *self.combos.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(combos);
+        self.changed();
+    }
+
+    pub fn active(&self) -> Option<String> {
+        self.active
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_active(&self, name: Option<String>) {
+        *self.active.write().unwrap_or_else(|e| e.into_inner()) = name;
+        self.changed();
+    }
+
+    pub fn active_alias(&self) -> String {
+        self.active_alias
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_active_alias(&self, alias: String) {
+        *self.active_alias.write().unwrap_or_else(|e| e.into_inner()) = alias;
+        self.changed();
+    }
+
+    pub fn global_fallback(&self) -> Option<String> {
+        self.global_fallback
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_global_fallback(&self, combo: Option<String>) {
+        *self
+            .global_fallback
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = combo;
+    }
+
+    /// The breaker gate for a provider.
+    pub fn admit(&self, p: &Provider) -> Admission {
+        let now = Instant::now();
+        let mut rt = lock(&self.rt);
+        rt.breakers
+            .entry(p.name.clone())
+            .or_insert_with(|| Breaker::new(BreakerConfig::for_kind(provider_kind(p))))
+            .admit(now)
+    }
+
+    /// Chooses the account for the next attempt on `provider` serving `model`.
+    pub fn pick_account(
+        &self,
+        p: &Provider,
+        model: &str,
+        pin: Option<&str>,
+        excluded: &[String],
+    ) -> Pick {
+        let now = Instant::now();
+        let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
+        let mut rt = lock(&self.rt);
+        let mut earliest: Option<Instant> = None;
+        let mut candidates: Vec<(&crate::storage::Account, AccountFacts)> = Vec::new();
+        let mut usable = 0usize;
+        for a in p.accounts.iter().filter(|a| a.enabled) {
+            if pin.is_some_and(|pin| pin != a.label) || excluded.contains(&a.label) {
+                continue;
+            }
+            let key = AccountKey::new(&p.name, &a.label);
+            let st = rt.accounts.entry(key.clone()).or_default();
+            if st.disabled || st.reauth_required {
+                continue;
+            }
+            usable += 1;
+            let mut blocked_until = st.cooldown_until.filter(|t| *t > now);
+            if let Some(t) = st.model_locks.get(model).filter(|t| **t > now) {
+                blocked_until = Some(blocked_until.map_or(*t, |b| b.max(*t)));
+            }
+            let windows = quota.get(&key);
+            let over = windows.is_some_and(|w| {
+                w.iter()
+                    .any(|w| quota::over_threshold(w, &quota::Thresholds::default(), now_unix()))
+            });
+            if over {
+                // Re-admitted at the window's reset (quota.md §7, "return at reset").
+                let reset = windows
+                    .and_then(|w| {
+                        w.iter()
+                            .filter(|w| {
+                                quota::over_threshold(w, &quota::Thresholds::default(), now_unix())
+                            })
+                            .filter_map(|w| w.resets_at)
+                            .max()
+                    })
+                    .map(|r| now + Duration::from_secs(r.saturating_sub(now_unix())));
+                if let Some(r) = reset {
+                    blocked_until = Some(blocked_until.map_or(r, |b| b.max(r)));
+                } else {
+                    blocked_until = Some(blocked_until.unwrap_or(now + Duration::from_secs(300)));
+                }
+            }
+            if let Some(t) = blocked_until {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                continue;
+            }
+            let primary = windows.and_then(|w| quota::primary(w));
+            candidates.push((
+                a,
+                AccountFacts {
+                    priority: a.priority,
+                    last_used: st.last_used,
+                    consecutive_uses: st.consecutive_uses,
+                    backoff_level: st.backoff_level,
+                    recent_errors: st.recent_errors,
+                    quota_used_pct: primary.map(|w| w.used_pct),
+                    quota_exhausted: primary.is_some_and(|w| quota::is_exhausted(w, now_unix())),
+                },
+            ));
+        }
+        if candidates.is_empty() {
+            if usable == 0 {
+                let why = if p.accounts.iter().any(|a| a.enabled) {
+                    match pin {
+                        Some(pin) if !p.accounts.iter().any(|a| a.label == pin) => {
+                            format!("provider {:?} has no account {pin:?}", p.name)
+                        }
+                        _ => format!(
+                            "every account of provider {:?} was tried or needs attention (re-auth or disabled)",
+                            p.name
+                        ),
+                    }
+                } else {
+                    format!("provider {:?} has no enabled account", p.name)
+                };
+                return Pick::Unusable(why);
+            }
+            return Pick::Cooling(earliest);
+        }
+        let facts: Vec<AccountFacts> = candidates.iter().map(|(_, f)| f.clone()).collect();
+        let strategy: AccountStrategy =
+            serde_json::from_value(serde_json::Value::String(p.account_strategy.clone()))
+                .unwrap_or_default();
+        let last = rt
+            .last_pick
+            .get(&p.name)
+            .and_then(|l| candidates.iter().position(|(a, _)| &a.label == l));
+        let mut rng = lock(&self.rng);
+        let i = strategy::pick_account(strategy, &facts, 3, last, !excluded.is_empty(), &mut rng)
+            .unwrap_or(0);
+        let label = candidates[i].0.label.clone();
+        let prev = rt.last_pick.insert(p.name.clone(), label.clone());
+        let st = rt
+            .accounts
+            .entry(AccountKey::new(&p.name, &label))
+            .or_default();
+        st.consecutive_uses = if prev.as_deref() == Some(label.as_str()) {
+            st.consecutive_uses + 1
+        } else {
+            1
+        };
+        st.last_used = Some(now);
+        let key = format!("{}/{model}", p.name);
+        let uses = rt.target_uses.entry(key).or_default();
+        uses.push_back(now);
+        while uses
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > USE_WINDOW)
+        {
+            uses.pop_front();
+        }
+        Pick::Account(label)
+    }
+
+    pub fn on_success(&self, p: &Provider, account: &str) {
+        let now = Instant::now();
+        let mut rt = lock(&self.rt);
+        let st = rt
+            .accounts
+            .entry(AccountKey::new(&p.name, account))
+            .or_default();
+        st.backoff_level = 0;
+        st.recent_errors = 0;
+        if let Some(b) = rt.breakers.get_mut(&p.name) {
+            b.on_success(now);
+        }
+    }
+
+    /// Applies a classified failure; returns until when the account (or model) now waits.
+    pub fn on_failure(
+        &self,
+        p: &Provider,
+        account: &str,
+        model: &str,
+        verdict: &Verdict,
+        hint: Option<Duration>,
+    ) -> Option<Instant> {
+        let now = Instant::now();
+        let kind = provider_kind(p);
+        let key = AccountKey::new(&p.name, account);
+        let mut rt = lock(&self.rt);
+        let b = rt
+            .breakers
+            .entry(p.name.clone())
+            .or_insert_with(|| Breaker::new(BreakerConfig::for_kind(kind)));
+        if verdict.breaker {
+            b.on_failure(now, account);
+        } else {
+            // Not the provider's fault (our timeout, quota, a bad request): free a probe slot.
+            b.on_uncounted();
+        }
+        let jittered = hint.map(|h| backoff::hint_cooldown(h, &mut lock(&self.rng)));
+        let st = rt.accounts.entry(key.clone()).or_default();
+        st.recent_errors = st.recent_errors.saturating_add(1);
+        let until = match &verdict.account {
+            AccountAction::None => None,
+            AccountAction::Backoff | AccountAction::BackoffModel => {
+                let cfg = backoff::BackoffConfig::for_kind(kind);
+                let d = jittered.unwrap_or_else(|| backoff::delay(&cfg, st.backoff_level));
+                st.backoff_level = backoff::next_level(&cfg, st.backoff_level);
+                let t = now + d;
+                if matches!(verdict.account, AccountAction::BackoffModel) {
+                    st.model_locks.insert(model.to_string(), t);
+                } else {
+                    st.cooldown_until = Some(t);
+                    st.cooldown_reason = Some(verdict.reason);
+                }
+                Some(t)
+            }
+            AccountAction::CooldownFor(d) => {
+                let t = now + jittered.unwrap_or(*d).max(*d);
+                st.cooldown_until = Some(t);
+                st.cooldown_reason = Some(verdict.reason);
+                Some(t)
+            }
+            AccountAction::LockModel(d) => {
+                let t = now + *d;
+                st.model_locks.insert(model.to_string(), t);
+                Some(t)
+            }
+            AccountAction::LockModelUntilMidnight => {
+                let secs = backoff::until_local_midnight(now_unix(), 0).saturating_sub(now_unix());
+                let t = now + Duration::from_secs(secs.max(60));
+                st.model_locks.insert(model.to_string(), t);
+                Some(t)
+            }
+            AccountAction::Disable => {
+                st.disabled = true;
+                None
+            }
+            AccountAction::ReauthRequired => {
+                st.reauth_required = true;
+                None
+            }
+        };
+        if until.is_some_and(|t| t.duration_since(now) > PERSIST_COOLDOWN_OVER) {
+            rt.dirty_cooldowns.insert(key);
+        }
+        drop(rt);
+        if until.is_some() || !matches!(verdict.account, AccountAction::None) {
+            self.changed();
+        }
+        until
+    }
+
+    /// Facts the ordering strategies use about a `provider/model` target.
+    pub fn target_facts(
+        &self,
+        p: &Provider,
+        model: &str,
+        weight: u32,
+        price: Option<f64>,
+    ) -> strategy::TargetFacts {
+        let now = Instant::now();
+        let rt = lock(&self.rt);
+        let health = rt.breakers.get(&p.name).map_or(1.0, |b| b.health(now));
+        let recent = rt
+            .target_uses
+            .get(&format!("{}/{model}", p.name))
+            .map_or(0, |u| {
+                u.iter()
+                    .filter(|t| now.duration_since(**t) <= USE_WINDOW)
+                    .count() as u64
+            });
+        drop(rt);
+        let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
+        // The best account's primary window speaks for the target.
+        let best = p
+            .accounts
+            .iter()
+            .filter(|a| a.enabled)
+            .filter_map(|a| quota.get(&AccountKey::new(&p.name, &a.label)))
+            .filter_map(|w| quota::primary(w))
+            .min_by(|a, b| a.used_pct.total_cmp(&b.used_pct));
+        let t = now_unix();
+        strategy::TargetFacts {
+            weight,
+            health,
+            recent_requests: recent,
+            price_per_mtok: price,
+            quota: best.map(|w| strategy::QuotaFacts {
+                used_pct: w.used_pct,
+                resets_in_secs: w.resets_at.map(|r| r.saturating_sub(t)),
+                over_threshold: quota::over_threshold(w, &quota::Thresholds::default(), t),
+            }),
+        }
+    }
+
+    pub(crate) fn order_combo(&self, combo: &Combo, facts: &[strategy::TargetFacts]) -> Vec<usize> {
+        let s: strategy::ComboStrategy =
+            serde_json::from_value(serde_json::Value::String(combo.strategy.clone()))
+                .unwrap_or_default();
+        let sticky = combo.config.sticky_limit.unwrap_or(3);
+        let mut rt = lock(&self.rt);
+        let cursor = rt.combo_cursors.entry(combo.name.clone()).or_default();
+        let mut rng = lock(&self.rng);
+        strategy::order_targets(s, facts, sticky, cursor, &mut rng)
+    }
+
+    /// Reads the quota headers of an upstream response into the account's windows.
+    pub fn observe_headers<'a>(
+        &self,
+        p: &Provider,
+        account: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let reading = quota::headers::read(headers, now_unix());
+        if reading.windows.is_empty() {
+            return;
+        }
+        let key = AccountKey::new(&p.name, account);
+        {
+            let mut q = self.quota.write().unwrap_or_else(|e| e.into_inner());
+            quota::merge(q.entry(key.clone()).or_default(), reading.windows);
+        }
+        lock(&self.dirty_quota).insert(key);
+        self.changed();
+    }
+
+    /// Every account's quota windows (accounts with none known are listed with an empty list).
+    pub fn quota_snapshot(&self, providers: &[Provider]) -> Vec<AccountQuota> {
+        let now = Instant::now();
+        let q = self.quota.read().unwrap_or_else(|e| e.into_inner());
+        let rt = lock(&self.rt);
+        let mut out = Vec::new();
+        for p in providers {
+            for a in &p.accounts {
+                let key = AccountKey::new(&p.name, &a.label);
+                let st = rt.accounts.get(&key);
+                let cooling = st.and_then(|s| s.cooldown_until).filter(|t| *t > now);
+                out.push(AccountQuota {
+                    provider: p.name.clone(),
+                    account: a.label.clone(),
+                    windows: q.get(&key).cloned().unwrap_or_default(),
+                    cooldown_until: cooling.map(|t| instant_to_unix(t, now)),
+                    cooldown_reason: cooling.and(st.and_then(|s| s.cooldown_reason)),
+                });
+            }
+        }
+        out
+    }
+
+    pub fn health_snapshot(
+        &self,
+        providers: &[Provider],
+    ) -> (Vec<AccountHealth>, Vec<(String, breaker::BreakerView)>) {
+        let now = Instant::now();
+        let rt = lock(&self.rt);
+        let mut accounts = Vec::new();
+        for p in providers {
+            for a in &p.accounts {
+                let st = rt.accounts.get(&AccountKey::new(&p.name, &a.label));
+                let cooling = st.and_then(|s| s.cooldown_until).filter(|t| *t > now);
+                accounts.push(AccountHealth {
+                    provider: p.name.clone(),
+                    account: a.label.clone(),
+                    cooldown_until: cooling.map(|t| instant_to_unix(t, now)),
+                    cooldown_reason: cooling.and(st.and_then(|s| s.cooldown_reason)),
+                    backoff_level: st.map_or(0, |s| s.backoff_level),
+                    locked_models: st
+                        .map(|s| {
+                            s.model_locks
+                                .iter()
+                                .filter(|(_, t)| **t > now)
+                                .map(|(m, _)| m.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    reauth_required: st.is_some_and(|s| s.reauth_required),
+                    disabled: st.is_some_and(|s| s.disabled),
+                });
+            }
+        }
+        let mut breakers: Vec<(String, breaker::BreakerView)> = rt
+            .breakers
+            .iter()
+            .map(|(n, b)| (n.clone(), b.view(now)))
+            .collect();
+        breakers.sort_by(|a, b| a.0.cmp(&b.0));
+        (accounts, breakers)
+    }
+
+    /// Clears cooldowns, locks, breakers (the dashboard's "reset" button), for one provider or all.
+    pub fn reset(&self, provider: Option<&str>) {
+        let mut rt = lock(&self.rt);
+        rt.accounts
+            .retain(|k, _| provider.is_some_and(|p| p != k.provider));
+        rt.breakers.retain(|k, _| provider.is_some_and(|p| p != k));
+        drop(rt);
+        self.changed();
+    }
+
+    /// Pending write-behind entries for `runtime_state` (quota windows, long cooldowns).
+    pub fn take_dirty(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let keys: Vec<AccountKey> = lock(&self.dirty_quota).drain().collect();
+        {
+            let q = self.quota.read().unwrap_or_else(|e| e.into_inner());
+            for k in keys {
+                if let Some(w) = q.get(&k) {
+                    out.push((
+                        format!("quota:{}/{}", k.provider, k.account),
+                        serde_json::to_string(w).unwrap_or_else(|_| "[]".into()),
+                    ));
+                }
+            }
+        }
+        let now = Instant::now();
+        let mut rt = lock(&self.rt);
+        let keys: Vec<AccountKey> = rt.dirty_cooldowns.drain().collect();
+        for k in keys {
+            if let Some(st) = rt.accounts.get(&k) {
+                let until = st
+                    .cooldown_until
+                    .filter(|t| *t > now)
+                    .map(|t| instant_to_unix(t, now))
+                    .unwrap_or(0);
+                out.push((
+                    format!("cooldown:{}/{}", k.provider, k.account),
+                    serde_json::json!({"until": until, "level": st.backoff_level,
+                        "reason": st.cooldown_reason})
+                    .to_string(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Restores what [`Router::take_dirty`] wrote (at start).
+    pub fn restore(&self, entries: &[(String, String)]) {
+        let now = Instant::now();
+        let t = now_unix();
+        for (k, v) in entries {
+            let Some((kind, rest)) = k.split_once(':') else {
+                continue;
+            };
+            let Some((provider, account)) = rest.split_once('/') else {
+                continue;
+            };
+            let key = AccountKey::new(provider, account);
+            match kind {
+                "quota" => {
+                    if let Ok(w) = serde_json::from_str::<Vec<QuotaWindow>>(v) {
+                        self.quota
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(key, w);
+                    }
+                }
+                "cooldown" => {
+                    let Ok(j) = serde_json::from_str::<serde_json::Value>(v) else {
+                        continue;
+                    };
+                    let until = j["until"].as_u64().unwrap_or(0);
+                    if until > t {
+                        let mut rt = lock(&self.rt);
+                        let st = rt.accounts.entry(key).or_default();
+                        st.cooldown_until = Some(now + Duration::from_secs(until - t));
+                        st.backoff_level = j["level"].as_u64().unwrap_or(0) as u32;
+                        st.cooldown_reason = Some("restored");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! From the model string a client sent to the ordered list of `provider/model` targets to try
+//! (routing.md §2): the active-combo alias, a combo name, aliases (one level), a model id some
+//! provider lists verbatim, `provider/model`, a bare id exactly one provider lists. Combos are
+//! expanded depth-first, each level ordered by its own strategy.
+
+use super::Router;
+use crate::api::errors::ApiError;
+use crate::storage::{Alias, Combo, ComboConfig, ComboTarget, Provider};
+use crate::usage::prices::Prices;
+use std::sync::Arc;
+
+/// One `provider/model` to try, optionally pinned to an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Index into [`Plan::providers`].
+    pub provider: usize,
+    pub model: String,
+    pub account: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub providers: Arc<Vec<Provider>>,
+    /// The combo the request was routed through, if any.
+    pub combo: Option<String>,
+    pub targets: Vec<Target>,
+    /// The (top-level) combo's overrides of the routing defaults.
+    pub config: ComboConfig,
+}
+
+impl Plan {
+    pub fn provider(&self, t: &Target) -> &Provider {
+        &self.providers[t.provider]
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_request", msg)
+}
+
+impl Router {
+    /// Resolves `requested` (or the `X-Switchyard-Combo` header) into a plan.
+    pub fn plan(
+        &self,
+        providers: Arc<Vec<Provider>>,
+        aliases: &[Alias],
+        prices: &Prices,
+        requested: &str,
+        header_combo: Option<&str>,
+    ) -> Result<Plan, ApiError> {
+        check_name(requested)?;
+        let combos = self.combos();
+        let combo_name = if let Some(h) = header_combo {
+            if !combos.iter().any(|c| c.name == h) {
+                return Err(ApiError::not_found(
+                    "model_not_found",
+                    format!("X-Switchyard-Combo names {h:?}, which is not a combo"),
+                ));
+            }
+            Some(h.to_string())
+        } else if requested == self.active_alias() {
+            match self.active() {
+                Some(a) => Some(a),
+                None => {
+                    return Err(ApiError::not_found(
+                        "model_not_found",
+                        format!(
+                            "{requested:?} means the active combo, and no combo is active yet: create one and activate it (dashboard, tray, or PUT /api/combos/active)"
+                        ),
+                    ))
+                }
+            }
+        } else if combos.iter().any(|c| c.name == requested) {
+            Some(requested.to_string())
+        } else {
+            let target = crate::storage::aliases::apply(aliases, requested);
+            combos.iter().any(|c| c.name == target).then_some(target)
+        };
+        let fallback = self.global_fallback();
+        let Some(name) = combo_name else {
+            let (p, model) = resolve_model(&providers, aliases, requested)?;
+            let idx = providers
+                .iter()
+                .position(|x| x.name == p.name)
+                .expect("resolved from this list");
+            let mut plan = Plan {
+                combo: None,
+                targets: vec![Target {
+                    provider: idx,
+                    model,
+                    account: None,
+                }],
+                config: ComboConfig::default(),
+                providers: providers.clone(),
+            };
+            if let Some(f) = fallback.and_then(|f| combos.iter().find(|c| c.name == f).cloned()) {
+                let mut extra = Vec::new();
+                self.expand(&f, &combos, &providers, prices, 0, &mut extra);
+                for t in extra {
+                    if !plan.targets.contains(&t) {
+                        plan.targets.push(t);
+                    }
+                }
+            }
+            return Ok(plan);
+        };
+        let combo = combos
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::not_found("model_not_found", format!("no combo named {name:?}"))
+            })?;
+        let mut targets = Vec::new();
+        self.expand(&combo, &combos, &providers, prices, 0, &mut targets);
+        if let Some(f) = fallback.filter(|f| *f != name) {
+            if let Some(fc) = combos.iter().find(|c| c.name == f) {
+                let mut extra = Vec::new();
+                self.expand(fc, &combos, &providers, prices, 0, &mut extra);
+                for t in extra {
+                    if !targets.contains(&t) {
+                        targets.push(t);
+                    }
+                }
+            }
+        }
+        if targets.is_empty() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "no_available_account",
+                format!("combo {name:?} has no target whose provider still exists"),
+            ));
+        }
+        Ok(Plan {
+            providers,
+            combo: Some(name),
+            targets,
+            config: combo.config.clone(),
+        })
+    }
+
+    fn expand(
+        &self,
+        combo: &Combo,
+        all: &[Combo],
+        providers: &[Provider],
+        prices: &Prices,
+        depth: usize,
+        out: &mut Vec<Target>,
+    ) {
+        if depth >= super::combos::MAX_DEPTH || out.len() >= super::combos::MAX_TARGETS {
+            return;
+        }
+        let facts: Vec<_> = combo
+            .targets
+            .iter()
+            .map(|t| match t {
+                ComboTarget::Model {
+                    provider,
+                    model,
+                    weight,
+                    ..
+                } => match providers.iter().find(|p| &p.name == provider) {
+                    Some(p) => {
+                        let price = prices.lookup(provider, model).map(|p| p.input + p.output);
+                        self.target_facts(p, model, *weight, price)
+                    }
+                    None => super::strategy::TargetFacts {
+                        weight: *weight,
+                        health: 0.0,
+                        recent_requests: 0,
+                        price_per_mtok: None,
+                        quota: None,
+                    },
+                },
+                ComboTarget::Combo { weight, .. } => super::strategy::TargetFacts {
+                    weight: *weight,
+                    health: 1.0,
+                    recent_requests: 0,
+                    price_per_mtok: None,
+                    quota: None,
+                },
+            })
+            .collect();
+        for i in self.order_combo(combo, &facts) {
+            match &combo.targets[i] {
+                ComboTarget::Model {
+                    provider,
+                    model,
+                    account,
+                    ..
+                } => {
+                    if let Some(idx) = providers.iter().position(|p| &p.name == provider) {
+                        let t = Target {
+                            provider: idx,
+                            model: model.clone(),
+                            account: account.clone(),
+                        };
+                        if !out.contains(&t) && out.len() < super::combos::MAX_TARGETS {
+                            out.push(t);
+                        }
+                    }
+                }
+                ComboTarget::Combo { name, .. } => {
+                    if let Some(c) = all.iter().find(|c| &c.name == name) {
+                        self.expand(c, all, providers, prices, depth + 1, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_name(requested: &str) -> Result<(), ApiError> {
+    if requested.contains("../") || requested.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "model {requested:?} contains characters a model name cannot have"
+        )));
+    }
+    Ok(())
+}
+
+/// What a model string means without combos: aliases first (exact, then the most specific
+/// wildcard; one level), then a model id some provider lists verbatim (ids like
+/// `meta-llama/Llama-3` contain `/`), then `provider/model` split at the first `/`, then a bare id
+/// exactly one provider lists.
+pub fn resolve_model<'a>(
+    providers: &'a [Provider],
+    aliases: &[Alias],
+    requested: &str,
+) -> Result<(&'a Provider, String), ApiError> {
+    check_name(requested)?;
+    let model = crate::storage::aliases::apply(aliases, requested);
+    let model = model.as_str();
+    let owners: Vec<&Provider> = providers
+        .iter()
+        .filter(|p| p.models.iter().any(|m| m == model))
+        .collect();
+    if let ([one], true) = (owners.as_slice(), model.contains('/')) {
+        return Ok((one, model.to_string()));
+    }
+    if let Some((prefix, rest)) = model.split_once('/') {
+        if let Some(p) = providers.iter().find(|p| p.name == prefix) {
+            if rest.is_empty() {
+                return Err(bad(format!(
+                    "model {model:?} names provider {prefix:?} but no model after the '/'"
+                )));
+            }
+            return Ok((p, rest.to_string()));
+        }
+    }
+    match owners.as_slice() {
+        [one] => Ok((one, model.to_string())),
+        [] => {
+            let known: Vec<String> = providers
+                .iter()
+                .flat_map(|p| p.models.iter().map(move |m| format!("{}/{}", p.name, m)))
+                .take(20)
+                .collect();
+            let hint = if providers.is_empty() {
+                "no providers are configured yet; add one in the dashboard".to_string()
+            } else if known.is_empty() {
+                format!(
+                    "use \"<provider>/<model>\" with a provider among: {}",
+                    providers
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                format!("available: {}", known.join(", "))
+            };
+            let via = if model != requested {
+                format!(" (alias of {requested:?})")
+            } else {
+                String::new()
+            };
+            Err(ApiError::not_found(
+                "model_not_found",
+                format!("unknown model {model:?}{via}: {hint}"),
+            ))
+        }
+        many => Err(ApiError::bad_request(
+            "ambiguous_model",
+            format!(
+                "model {model:?} is offered by several providers; choose one of: {}",
+                many.iter()
+                    .map(|p| format!("{}/{}", p.name, model))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
