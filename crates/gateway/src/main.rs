@@ -41,6 +41,28 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         max_body_mb: usize,
     },
+    /// Point a coding tool at the gateway by editing its config file (backup first, only our
+    /// keys, atomic write), or put its original file back.
+    Configure {
+        /// claude-code, codex, gemini-cli, opencode or openclaw
+        tool: switchyard_cli_config::Tool,
+        /// Put back the file as it was before Switchyard first changed it.
+        #[arg(long)]
+        restore: bool,
+        /// Show what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Gateway port the tool should use [env: SWITCHYARD_PORT, default 20128]
+        #[arg(long)]
+        port: Option<u16>,
+        /// Client key to write (default: the SWITCHYARD_MANAGED placeholder, for gateways that
+        /// do not require keys).
+        #[arg(long)]
+        token: Option<String>,
+        /// Model the tool should ask for (e.g. `switchyard`, the active-combo alias).
+        #[arg(long)]
+        model: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,6 +104,83 @@ fn main() -> ExitCode {
                 config.secrets = SecretsMode::InsecureFile;
             }
             serve(config)
+        }
+        Command::Configure {
+            tool,
+            restore,
+            dry_run,
+            port,
+            token,
+            model,
+        } => configure(tool, restore, dry_run, port, token, model),
+    }
+}
+
+fn configure(
+    tool: switchyard_cli_config::Tool,
+    restore: bool,
+    dry_run: bool,
+    port: Option<u16>,
+    token: Option<String>,
+    model: Option<String>,
+) -> ExitCode {
+    use switchyard_cli_config as cli;
+    let run = || -> Result<String, cli::ConfigError> {
+        let home = cli::Home::detect()?;
+        let port = match port {
+            Some(p) => p,
+            None => GatewayConfig::from_env().map(|c| c.port).unwrap_or(20128),
+        };
+        let target = cli::Target {
+            base_url: format!("http://127.0.0.1:{port}"),
+            token: token.unwrap_or_else(|| cli::MANAGED_TOKEN.to_string()),
+            model,
+        };
+        Ok(match (restore, dry_run) {
+            (false, true) => {
+                let p = cli::plan_apply(&home, tool, &target)?;
+                if p.is_noop() {
+                    format!(
+                        "{} is already configured; nothing would change",
+                        tool.display_name()
+                    )
+                } else {
+                    format!("would change:\n{}", p.diff())
+                }
+            }
+            (false, false) => {
+                let a = cli::apply(&home, tool, &target)?;
+                if a.plan.is_noop() {
+                    format!(
+                        "{} is already configured; nothing changed",
+                        tool.display_name()
+                    )
+                } else {
+                    let mut s = format!("{}\n", a.plan.diff());
+                    for b in &a.backups {
+                        s += &format!("backup: {}\n", b.display());
+                    }
+                    for n in &a.plan.notes {
+                        s += &format!("note: {n}\n");
+                    }
+                    s + &a.restart_hint
+                }
+            }
+            (true, true) => format!("would restore:\n{}", cli::plan_restore(&home, tool)?.diff()),
+            (true, false) => {
+                let p = cli::restore(&home, tool)?;
+                format!("{}\nrestored; {}", p.diff(), tool.restart_hint())
+            }
+        })
+    };
+    match run() {
+        Ok(msg) => {
+            println!("{msg}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("switchyard configure {tool}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

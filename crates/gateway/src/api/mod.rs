@@ -9,6 +9,7 @@ pub mod guard;
 pub mod management;
 pub mod openai;
 pub mod paths;
+pub mod tools;
 pub mod usage;
 
 use crate::server::AppState;
@@ -27,7 +28,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             management::router()
                 .merge(combos::router())
                 .merge(accounts::router())
-                .merge(usage::router()),
+                .merge(usage::router())
+                .merge(tools::router()),
         )
         .merge(openai::router())
         .fallback(dashboard::fallback)

@@ -1,0 +1,128 @@
+//! Management API for the one-click configuration of coding CLIs (Claude Code, Codex, Gemini
+//! CLI, OpenCode, OpenClaw): state of each, a preview (diff) of what Apply would write, Apply,
+//! Restore original. Writes happen only on these explicit calls, never at startup.
+
+use super::errors::ApiError;
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use switchyard_cli_config::{self as cli, ConfigError, Home, Target, Tool};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/tools", get(list))
+        .route("/tools/{tool}/{action}", post(act))
+}
+
+fn tool_of(id: &str) -> Result<Tool, ApiError> {
+    id.parse::<Tool>().map_err(|_| {
+        ApiError::not_found(
+            "tool_not_found",
+            format!(
+                "unknown tool {id:?}; known: {}",
+                Tool::ALL
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+fn config_error(e: ConfigError) -> ApiError {
+    match e {
+        ConfigError::InvalidFile { .. } | ConfigError::InvalidTarget { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_config_file",
+            e.to_string(),
+        ),
+        ConfigError::NoOriginal { .. } => ApiError::not_found("no_original", e.to_string()),
+        ConfigError::Conflict { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "file_changed", e.to_string())
+        }
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+fn home() -> Result<Home, ApiError> {
+    Home::detect().map_err(config_error)
+}
+
+/// What the tools are pointed at: this gateway, the active-combo alias when a combo is active,
+/// and a per-tool client key when keys are required (else the managed placeholder).
+async fn target_for(state: &AppState, tool: Tool, create_key: bool) -> Result<Target, ApiError> {
+    let token = if state.settings().require_api_key && create_key {
+        let key = crate::storage::keys::generate(&tool.to_string());
+        let db = state.db.clone();
+        let (label, k) = (tool.to_string(), key.clone());
+        super::management::blocking(move || db.insert_key(&label, &k, Default::default())).await?;
+        state
+            .reload_keys()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        key
+    } else {
+        cli::MANAGED_TOKEN.to_string()
+    };
+    Ok(Target {
+        base_url: format!("http://127.0.0.1:{}", state.local_addr.port()),
+        token,
+        model: state.router.active().map(|_| state.router.active_alias()),
+    })
+}
+
+async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let home = home()?;
+    let base = format!("http://127.0.0.1:{}", state.local_addr.port());
+    let rows: Vec<Value> = Tool::ALL
+        .iter()
+        .map(|t| {
+            let s = cli::status_for(&home, *t, &base);
+            json!({"tool": t.to_string(), "name": t.display_name(), "status": s})
+        })
+        .collect();
+    Ok(Json(json!(rows)))
+}
+
+/// `POST /api/tools/{tool}/preview|apply|restore-preview|restore`.
+async fn act(
+    State(state): State<Arc<AppState>>,
+    Path((tool, action)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let tool = tool_of(&tool)?;
+    let home = home()?;
+    let out = match action.as_str() {
+        "preview" => {
+            let t = target_for(&state, tool, false).await?;
+            let plan = cli::plan_apply(&home, tool, &t).map_err(config_error)?;
+            json!({"diff": plan.diff(), "plan": plan, "owned_keys": cli::owned_keys(tool)})
+        }
+        "apply" => {
+            let t = target_for(&state, tool, true).await?;
+            let applied = cli::apply(&home, tool, &t).map_err(config_error)?;
+            tracing::info!(tool = %tool, "configured to use the gateway");
+            json!({"diff": applied.plan.diff(), "backups": applied.backups,
+                "restart_hint": applied.restart_hint, "notes": applied.plan.notes})
+        }
+        "restore-preview" => {
+            let plan = cli::plan_restore(&home, tool).map_err(config_error)?;
+            json!({"diff": plan.diff(), "plan": plan})
+        }
+        "restore" => {
+            let plan = cli::restore(&home, tool).map_err(config_error)?;
+            tracing::info!(tool = %tool, "original configuration restored");
+            json!({"diff": plan.diff(), "restart_hint": tool.restart_hint()})
+        }
+        other => {
+            return Err(ApiError::not_found(
+                "unsupported_endpoint",
+                format!("unknown action {other:?}; use preview, apply, restore-preview or restore"),
+            ))
+        }
+    };
+    Ok(Json(out))
+}
