@@ -33,10 +33,8 @@ impl Seen {
                 self.content = true
             }
             ir::Event::Usage(u) => self.usage.merge(u),
-            ir::Event::Error { message, .. } => {
-                if self.error.is_none() {
-                    self.error = Some(message.clone());
-                }
+            ir::Event::Error { message, .. } if self.error.is_none() => {
+                self.error = Some(message.clone());
             }
             ir::Event::Finish(_) => self.finished = true,
             _ => {}

@@ -68,7 +68,10 @@ pub enum Committed {
 }
 
 pub enum StreamKind {
-    Passthrough { watch: StreamWatch, is_sse: bool },
+    Passthrough {
+        watch: Box<StreamWatch>,
+        is_sse: bool,
+    },
     Translated(Box<StreamTranslator>),
 }
 
@@ -276,7 +279,7 @@ pub async fn run(
     if is_sse || call.stream {
         let kind = if passthrough {
             StreamKind::Passthrough {
-                watch: StreamWatch::new(upstream),
+                watch: Box::new(StreamWatch::new(upstream)),
                 is_sse,
             }
         } else if call.client == Format::Gemini && call.gemini_array {

@@ -125,7 +125,7 @@ pub fn respond(
                 let s = passthrough(
                     held.into(),
                     rest,
-                    watch,
+                    *watch,
                     is_sse,
                     client,
                     provider,

@@ -194,12 +194,12 @@ mod tests {
         assert!(validate(&a, &[], &ps).is_ok());
         let e = validate(&combo("b", vec![m("nope", "x")]), &[], &ps).unwrap_err();
         assert!(e.contains("no provider \"nope\""), "{e}");
-        let e = validate(&combo("b", vec![c("zzz")]), &[a.clone()], &ps).unwrap_err();
+        let e = validate(&combo("b", vec![c("zzz")]), std::slice::from_ref(&a), &ps).unwrap_err();
         assert!(e.contains("no combo"), "{e}");
         // a → b, then b → a is a cycle.
         let a2 = combo("a", vec![c("b")]);
         let b = combo("b", vec![m("acme", "x")]);
-        assert!(validate(&a2, &[b.clone()], &ps).is_ok());
+        assert!(validate(&a2, std::slice::from_ref(&b), &ps).is_ok());
         let b2 = combo("b", vec![c("a")]);
         let e = validate(&b2, &[a2.clone(), b.clone()], &ps).unwrap_err();
         assert!(e.contains("cycle"), "{e}");
@@ -229,7 +229,7 @@ mod tests {
             (0..40).map(|i| m("acme", &format!("m{i}"))).collect(),
         );
         let twice = combo("twice", vec![c("big"), c("big")]);
-        let e = validate(&twice, &[big.clone()], &ps).unwrap_err();
+        let e = validate(&twice, std::slice::from_ref(&big), &ps).unwrap_err();
         assert!(e.contains("80 targets"), "{e}");
         assert_eq!(used_by("big", &[big, twice]), ["twice"]);
     }

@@ -319,7 +319,7 @@ impl Router {
             }
             return Pick::Cooling(earliest);
         }
-        let facts: Vec<AccountFacts> = candidates.iter().map(|(_, f)| f.clone()).collect();
+        let facts: Vec<AccountFacts> = candidates.iter().map(|(_, f)| *f).collect();
         let strategy: AccountStrategy =
             serde_json::from_value(serde_json::Value::String(p.account_strategy.clone()))
                 .unwrap_or_default();
