@@ -2,33 +2,59 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use switchyard_cli_config as cli;
+use switchyard_gateway::server::AppState;
 use switchyard_gateway::{Gateway, GatewayConfig, StartError};
 use tauri::menu::MenuEvent;
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, RunEvent, Url, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use tauri_plugin_autostart::{MacosLauncher, ManagerExt};
+use tauri_plugin_clipboard_manager::ClipboardExt;
+use tauri_plugin_notification::NotificationExt;
 use tokio::sync::{watch, Notify};
 
+use crate::notify::Notifier;
 use crate::tray::TrayMenu;
-use crate::tray_model::{ids, tray_model, GatewayStatus, ProviderEntry, TrayState};
+use crate::tray_model::{
+    ids, tray_model, AccountEntry, GatewayStatus, ToolEntry, ToolState, TrayState,
+};
 
 const MAIN_WINDOW: &str = "main";
 const TRAY_ID: &str = "main";
-/// Coalesces bursts of changes (e.g. several providers added at once) into one menu update.
-const TRAY_DEBOUNCE: Duration = Duration::from_millis(50);
+/// Coalesces bursts of changes (e.g. quota headers on every proxied response) into one update.
+const TRAY_DEBOUNCE: Duration = Duration::from_millis(100);
+/// Countdown labels are recomputed at least this often (and tool states re-read).
+const TRAY_TICK: Duration = Duration::from_secs(30);
+/// "Refresh quotas" is throttled (desktop.md §1: no refresh storms).
+const REFRESH_THROTTLE: Duration = Duration::from_secs(10);
 /// Upper bound for a clean gateway stop on Quit (the gateway itself waits at most 5 s).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
+/// The tools offered in "Configure tools" (OpenClaw is configured from the dashboard/CLI).
+const TRAY_TOOLS: [cli::Tool; 4] = [
+    cli::Tool::ClaudeCode,
+    cli::Tool::Codex,
+    cli::Tool::GeminiCli,
+    cli::Tool::OpenCode,
+];
 
 /// Shared state of the desktop shell (managed by Tauri).
 struct Shell {
     /// The running gateway; taken out on Quit.
     gateway: tokio::sync::Mutex<Option<Gateway>>,
+    /// The gateway's state, for in-process reads and actions (combos, quota, keys).
+    gw: Option<Arc<AppState>>,
     /// What the tray shows. Locked only briefly, never across a menu call.
     tray_state: Mutex<TrayState>,
     /// Wakes the tray refresh loop (the only code that touches menu handles).
     refresh: Arc<Notify>,
+    /// Set when the tool config files should be re-read on the next refresh.
+    tools_dirty: AtomicBool,
+    last_manual_refresh: Mutex<Option<Instant>>,
+    /// No StatusNotifier host on the session bus (Linux): the window is the only UI, so closing
+    /// it quits.
+    no_tray_host: bool,
     quitting: AtomicBool,
 }
 
@@ -51,25 +77,35 @@ pub fn run(start_hidden: bool) -> i32 {
             MacosLauncher::LaunchAgent,
             Some(vec!["--hidden"]),
         ))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .setup(move |app| {
             setup(app.handle(), start_hidden)?;
             Ok(())
         })
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
-                let quitting = window
-                    .app_handle()
-                    .try_state::<Shell>()
+                let app = window.app_handle();
+                let shell = app.try_state::<Shell>();
+                let quitting = shell
+                    .as_ref()
                     .is_some_and(|s| s.quitting.load(Ordering::SeqCst));
-                if window.label() == MAIN_WINDOW && !quitting {
-                    // Close = hide: the gateway keeps running in the tray.
-                    api.prevent_close();
-                    if let Err(e) = window.hide() {
-                        tracing::warn!("cannot hide the window: {e}");
-                    }
-                    #[cfg(windows)]
-                    let _ = window.set_skip_taskbar(true);
+                if window.label() != MAIN_WINDOW || quitting {
+                    return;
                 }
+                api.prevent_close();
+                if shell.as_ref().is_some_and(|s| s.no_tray_host) {
+                    // Without a tray the hidden app could not be reached again: close quits.
+                    tracing::info!("window closed and no tray host: quitting");
+                    quit(app);
+                    return;
+                }
+                // Close = hide: the gateway keeps running in the tray.
+                if let Err(e) = window.hide() {
+                    tracing::warn!("cannot hide the window: {e}");
+                }
+                #[cfg(windows)]
+                let _ = window.set_skip_taskbar(true);
             }
         })
         .build(tauri::generate_context!("../tauri.conf.json"));
@@ -95,6 +131,28 @@ fn on_run_event(app: &AppHandle, event: RunEvent) {
         RunEvent::Reopen { .. } => show_main_window(app),
         _ => {}
     }
+}
+
+/// Is a StatusNotifierItem host (the tray) there? Linux only; elsewhere the tray always exists.
+#[cfg(target_os = "linux")]
+fn tray_host_present() -> bool {
+    let check = || -> zbus::Result<bool> {
+        let conn = zbus::blocking::Connection::session()?;
+        let dbus = zbus::blocking::fdo::DBusProxy::new(&conn)?;
+        Ok(dbus.name_has_owner("org.kde.StatusNotifierWatcher".try_into()?)?)
+    };
+    match check() {
+        Ok(present) => present,
+        Err(e) => {
+            tracing::warn!("cannot ask the session bus for a tray host: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tray_host_present() -> bool {
+    true
 }
 
 fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::Error>> {
@@ -126,12 +184,15 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
         tracing::warn!("cannot read the start-at-login state: {e}");
         false
     });
-    let mut state = TrayState {
-        gateway: GatewayStatus::Stopping,
-        providers: Vec::new(),
-        autostart,
-        keychain_warning: None,
-    };
+    let mut state = TrayState::new(GatewayStatus::Stopping, autostart, now_unix());
+
+    let no_tray_host = !tray_host_present();
+    if no_tray_host {
+        tracing::warn!(
+            "no tray host (org.kde.StatusNotifierWatcher is not on the session bus): showing the \
+             window; closing it quits. On GNOME, enable the AppIndicator extension."
+        );
+    }
 
     // 2. The main window: the gateway's own dashboard, or a page explaining why it is not running.
     let (window_url, changes, gateway) = match started {
@@ -139,8 +200,9 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
             state.gateway = GatewayStatus::Running {
                 addr: gateway.local_addr(),
             };
-            state.providers = provider_entries(&gateway);
             state.keychain_warning = keychain_warning(&gateway);
+            read_gateway(gateway.state(), &mut state);
+            state.tools = tool_entries(&base_url(gateway.state()));
             let url: Url = gateway.dashboard_url().parse()?;
             tracing::info!("dashboard at {url}");
             (url, Some(gateway.subscribe()), Some(gateway))
@@ -156,7 +218,7 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
         .title("Switchyard")
         .inner_size(1100.0, 760.0)
         .min_inner_size(480.0, 360.0)
-        .visible(!start_hidden)
+        .visible(!start_hidden || no_tray_host)
         .build()?;
 
     // 3. The tray, with its menu attached at build time (a menu attached later may not show on
@@ -170,23 +232,85 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
         .on_menu_event(on_menu_event)
         .build(app)?;
 
+    // Quota states present at start are the baseline: only crossings seen while running notify.
+    let mut notifier = Notifier::default();
+    notifier.observe(&state.accounts, state.now);
+
     let refresh = Arc::new(Notify::new());
     app.manage(Shell {
+        gw: gateway.as_ref().map(|g| g.state().clone()),
         gateway: tokio::sync::Mutex::new(gateway),
         tray_state: Mutex::new(state),
         refresh: refresh.clone(),
+        tools_dirty: AtomicBool::new(false),
+        last_manual_refresh: Mutex::new(None),
+        no_tray_host,
         quitting: AtomicBool::new(false),
     });
-    tauri::async_runtime::spawn(tray_loop(app.clone(), tray_menu, refresh, changes));
+    tauri::async_runtime::spawn(tray_loop(
+        app.clone(),
+        tray_menu,
+        refresh,
+        changes,
+        notifier,
+    ));
     Ok(())
 }
 
-fn provider_entries(gateway: &Gateway) -> Vec<ProviderEntry> {
-    tauri::async_runtime::block_on(gateway.providers())
+fn now_unix() -> u64 {
+    switchyard_gateway::routing::now_unix()
+}
+
+/// The gateway's origin, what the coding tools are pointed at.
+fn base_url(gw: &AppState) -> String {
+    format!("http://127.0.0.1:{}", gw.local_addr.port())
+}
+
+/// Copies combos, the active combo and every account's quota windows into the tray state.
+fn read_gateway(gw: &AppState, state: &mut TrayState) {
+    state.combos = gw.router.combos().iter().map(|c| c.name.clone()).collect();
+    state.active_combo = gw.router.active();
+    let providers = gw.providers();
+    state.accounts = gw
+        .router
+        .quota_snapshot(&providers)
         .into_iter()
-        .map(|p| ProviderEntry {
-            name: p.name,
-            base_url: p.base_url,
+        .map(|q| {
+            let enabled = providers
+                .iter()
+                .find(|p| p.name == q.provider)
+                .and_then(|p| p.accounts.iter().find(|a| a.label == q.account))
+                .is_none_or(|a| a.enabled);
+            AccountEntry {
+                provider: q.provider,
+                account: q.account,
+                enabled,
+                windows: q.windows,
+            }
+        })
+        .collect();
+}
+
+/// Read-only detection of each tool's configuration (never writes).
+fn tool_entries(base_url: &str) -> Vec<ToolEntry> {
+    let home = match cli::Home::detect() {
+        Ok(home) => home,
+        Err(e) => {
+            tracing::warn!("cannot find the home directory for tool configs: {e}");
+            return Vec::new();
+        }
+    };
+    TRAY_TOOLS
+        .iter()
+        .map(|&tool| ToolEntry {
+            id: tool.id().to_string(),
+            name: tool.display_name().to_string(),
+            state: match cli::status_for(&home, tool, base_url).state {
+                cli::State::NotConfigured => ToolState::NotConfigured,
+                cli::State::ConfiguredByUs => ToolState::ConfiguredByUs,
+                cli::State::ConfiguredElsewhere { .. } => ToolState::Elsewhere,
+                cli::State::Invalid { .. } => ToolState::Invalid,
+            },
         })
         .collect()
 }
@@ -202,60 +326,75 @@ fn keychain_warning(gateway: &Gateway) -> Option<String> {
     }
 }
 
-/// The only code that touches menu handles: waits for a state change or a provider change,
-/// debounces, and applies the new model.
+/// The only code that touches menu handles: waits for a state change, a gateway change or the
+/// countdown tick, debounces, re-reads the gateway and applies the new model (labels in place,
+/// a rebuild only when the structure changed).
 async fn tray_loop(
     app: AppHandle,
     mut menu: TrayMenu,
     refresh: Arc<Notify>,
     mut changes: Option<watch::Receiver<u64>>,
+    mut notifier: Notifier,
 ) {
-    enum Wake {
-        Refresh,
-        Providers,
-        ProvidersGone,
-    }
+    let mut tick = tokio::time::interval(TRAY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate
     loop {
-        let wake = match changes.as_mut() {
+        let ticked = match changes.as_mut() {
             Some(rx) => tokio::select! {
-                _ = refresh.notified() => Wake::Refresh,
-                r = rx.changed() => if r.is_ok() { Wake::Providers } else { Wake::ProvidersGone },
+                _ = refresh.notified() => false,
+                _ = tick.tick() => true,
+                r = rx.changed() => {
+                    if r.is_err() {
+                        changes = None;
+                    }
+                    false
+                }
             },
-            None => {
-                refresh.notified().await;
-                Wake::Refresh
-            }
+            None => tokio::select! {
+                _ = refresh.notified() => false,
+                _ = tick.tick() => true,
+            },
         };
         tokio::time::sleep(TRAY_DEBOUNCE).await;
         let shell = app.state::<Shell>();
-        match wake {
-            Wake::ProvidersGone => changes = None,
-            Wake::Providers => {
-                let providers = {
-                    let gateway = shell.gateway.lock().await;
-                    match gateway.as_ref() {
-                        Some(g) => Some(g.providers().await),
-                        None => None,
-                    }
-                };
-                if let Some(providers) = providers {
-                    let entries = providers
-                        .into_iter()
-                        .map(|p| ProviderEntry {
-                            name: p.name,
-                            base_url: p.base_url,
-                        })
-                        .collect();
-                    shell
-                        .tray_state
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .providers = entries;
+        let reread_tools = ticked || shell.tools_dirty.swap(false, Ordering::SeqCst);
+        let tools = match (&shell.gw, reread_tools) {
+            (Some(gw), true) => {
+                let url = base_url(gw);
+                tauri::async_runtime::spawn_blocking(move || tool_entries(&url))
+                    .await
+                    .ok()
+            }
+            _ => None,
+        };
+        let (rows, notices) = {
+            let mut state = shell.tray_state.lock().unwrap_or_else(|e| e.into_inner());
+            state.now = now_unix();
+            let mut notices = Vec::new();
+            if let Some(gw) = &shell.gw {
+                if !shell.quitting.load(Ordering::SeqCst) {
+                    read_gateway(gw, &mut state);
+                    notices = notifier.observe(&state.accounts, state.now);
                 }
             }
-            Wake::Refresh => {}
+            if let Some(tools) = tools {
+                state.tools = tools;
+            }
+            (tray_model(&state), notices)
+        };
+        for n in notices {
+            tracing::info!(title = %n.title, "quota notification");
+            if let Err(e) = app
+                .notification()
+                .builder()
+                .title(&n.title)
+                .body(&n.body)
+                .show()
+            {
+                tracing::warn!("cannot show a notification: {e}");
+            }
         }
-        let rows = tray_model(&shell.tray_state.lock().unwrap_or_else(|e| e.into_inner()));
         let Some(tray) = app.tray_by_id(TRAY_ID) else {
             return; // removed on quit
         };
@@ -268,12 +407,146 @@ async fn tray_loop(
 }
 
 fn on_menu_event(app: &AppHandle, event: MenuEvent) {
-    match event.id().as_ref() {
+    let id = event.id().as_ref();
+    match id {
         ids::OPEN => show_main_window(app),
         ids::AUTOSTART => toggle_autostart(app),
         ids::QUIT => quit(app),
-        other => tracing::debug!("menu item {other} has no action"),
+        ids::REFRESH => refresh_quotas(app),
+        ids::COPY_BASE_URL => copy_base_url(app),
+        ids::COPY_API_KEY => copy_api_key(app),
+        _ => {
+            if let Some(name) = id.strip_prefix(ids::COMBO_PREFIX) {
+                switch_combo(app, name.to_string());
+            } else if let Some(tool) = id.strip_prefix(ids::TOOL_PREFIX) {
+                configure_tool(app, tool);
+            } else {
+                tracing::debug!("menu item {id} has no action");
+            }
+        }
     }
+}
+
+/// Makes `name` the active combo; the tray then re-asserts every combo check mark from the
+/// gateway's state (exactly one checked, also when the click hit the already-active combo).
+fn switch_combo(app: &AppHandle, name: String) {
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let shell = app.state::<Shell>();
+        let Some(gw) = &shell.gw else { return };
+        let result = if gw.router.combos().iter().any(|c| c.name == name) {
+            gw.set_active_combo(Some(name.clone()))
+                .map_err(|e| e.to_string())
+        } else {
+            Err(format!("combo {name:?} no longer exists"))
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(combo = %name, "active combo changed from the tray");
+                shell.update(|s| s.set_warning("combo", None));
+            }
+            Err(e) => {
+                tracing::warn!(combo = %name, "cannot switch combo: {e}");
+                shell.update(|s| s.set_warning("combo", Some(format!("Cannot switch combo: {e}"))));
+            }
+        }
+    });
+}
+
+/// Points one coding CLI at the gateway (only ever on this explicit click).
+fn configure_tool(app: &AppHandle, id: &str) {
+    let Some(tool) = cli::Tool::ALL.into_iter().find(|t| t.id() == id) else {
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let shell = app.state::<Shell>();
+        let Some(gw) = &shell.gw else { return };
+        let result = (|| -> Result<cli::Applied, String> {
+            let home = cli::Home::detect().map_err(|e| e.to_string())?;
+            let tag = tool
+                .key_prefix()
+                .trim_start_matches("sy-")
+                .trim_end_matches('-');
+            let token = client_token(gw, tag, &format!("{} (tray)", tool.display_name()))?;
+            let target = cli::Target {
+                base_url: base_url(gw),
+                token,
+                model: Some(gw.router.active_alias()),
+            };
+            cli::apply(&home, tool, &target).map_err(|e| e.to_string())
+        })();
+        let warning = match result {
+            Ok(applied) => {
+                tracing::info!(tool = %tool, "configured: {}", applied.restart_hint);
+                applied.restart_hint
+            }
+            Err(e) => {
+                tracing::warn!(tool = %tool, "cannot configure: {e}");
+                format!("{}: {e}", tool.display_name())
+            }
+        };
+        shell.tools_dirty.store(true, Ordering::SeqCst);
+        shell.update(|s| s.set_warning(&format!("tool:{}", tool.id()), Some(warning)));
+    });
+}
+
+/// The token a tool (or the clipboard) gets: the managed placeholder while client keys are not
+/// required, otherwise a freshly minted client key (only its hash is stored).
+fn client_token(gw: &AppState, tag: &str, label: &str) -> Result<String, String> {
+    if !gw.settings().require_api_key {
+        return Ok(cli::MANAGED_TOKEN.to_string());
+    }
+    let key = switchyard_gateway::storage::keys::generate(tag);
+    gw.db
+        .insert_key(label, &key, Default::default())
+        .map_err(|e| e.to_string())?;
+    gw.reload_keys().map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+/// Recomputes quota rows now and re-reads tool states; throttled to one per 10 s.
+fn refresh_quotas(app: &AppHandle) {
+    let shell = app.state::<Shell>();
+    {
+        let mut last = shell
+            .last_manual_refresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < REFRESH_THROTTLE) {
+            tracing::debug!("refresh throttled");
+            return;
+        }
+        *last = Some(Instant::now());
+    }
+    shell.tools_dirty.store(true, Ordering::SeqCst);
+    shell.refresh.notify_one();
+}
+
+fn copy_text(app: &AppHandle, what: &str, text: String) {
+    match app.clipboard().write_text(text) {
+        Ok(()) => tracing::info!("{what} copied to the clipboard"),
+        Err(e) => tracing::warn!("cannot copy the {what}: {e}"),
+    }
+}
+
+fn copy_base_url(app: &AppHandle) {
+    if let Some(gw) = &app.state::<Shell>().gw {
+        copy_text(app, "base URL", format!("{}/v1", base_url(gw)));
+    }
+}
+
+fn copy_api_key(app: &AppHandle) {
+    let app2 = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let Some(gw) = &app2.state::<Shell>().gw else {
+            return;
+        };
+        match client_token(gw, "tray", "copied from the tray") {
+            Ok(key) => copy_text(&app2, "API key", key),
+            Err(e) => tracing::warn!("cannot create a client key: {e}"),
+        }
+    });
 }
 
 /// Flips "start at login" from the real OS state, then shows the real OS state again.

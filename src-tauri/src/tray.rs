@@ -1,12 +1,13 @@
 //! Thin adapter from [`tray_model`] rows to the native tray menu.
 //!
-//! Keeps the item handles of the current menu. [`TrayMenu::apply`] rebuilds the menu (`set_menu`)
-//! only when the set/order of ids changes; otherwise it calls `set_text` / `set_enabled` /
-//! `set_checked` on the kept handles, and only for values that changed.
+//! Keeps the item handles of the current menu (submenus and their items included).
+//! [`TrayMenu::apply`] rebuilds the menu (`set_menu`) only when the set/order of ids changes;
+//! otherwise it calls `set_text` / `set_enabled` / `set_checked` on the kept handles, and only for
+//! values that changed (check marks are always re-asserted: native check items toggle themselves).
 
 use std::collections::HashMap;
 
-use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIcon;
 use tauri::{AppHandle, Wry};
 
@@ -15,6 +16,7 @@ use crate::tray_model::{needs_rebuild, MenuRow, RowKind};
 enum Handle {
     Item(MenuItem<Wry>),
     Check(CheckMenuItem<Wry>),
+    Submenu(Submenu<Wry>),
     Separator,
 }
 
@@ -24,38 +26,55 @@ pub struct TrayMenu {
     handles: HashMap<String, Handle>,
 }
 
+/// Creates the native items of `rows` and hands each to `append`.
+fn build_rows(
+    app: &AppHandle,
+    rows: &[MenuRow],
+    handles: &mut HashMap<String, Handle>,
+    append: &dyn Fn(&dyn IsMenuItem<Wry>) -> tauri::Result<()>,
+) -> tauri::Result<()> {
+    for row in rows {
+        let handle = match row.kind {
+            RowKind::Item { enabled } => {
+                let item =
+                    MenuItem::with_id(app, row.id.as_str(), &row.label, enabled, None::<&str>)?;
+                append(&item)?;
+                Handle::Item(item)
+            }
+            RowKind::Check { enabled, checked } => {
+                let item = CheckMenuItem::with_id(
+                    app,
+                    row.id.as_str(),
+                    &row.label,
+                    enabled,
+                    checked,
+                    None::<&str>,
+                )?;
+                append(&item)?;
+                Handle::Check(item)
+            }
+            RowKind::Submenu { enabled } => {
+                let sub = Submenu::with_id(app, row.id.as_str(), &row.label, enabled)?;
+                build_rows(app, &row.children, handles, &|item| sub.append(item))?;
+                append(&sub)?;
+                Handle::Submenu(sub)
+            }
+            RowKind::Separator => {
+                append(&PredefinedMenuItem::separator(app)?)?;
+                Handle::Separator
+            }
+        };
+        handles.insert(row.id.clone(), handle);
+    }
+    Ok(())
+}
+
 impl TrayMenu {
     /// Builds a native menu for `rows`.
     pub fn build(app: &AppHandle, rows: Vec<MenuRow>) -> tauri::Result<(Menu<Wry>, TrayMenu)> {
         let menu = Menu::new(app)?;
         let mut handles = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let handle = match row.kind {
-                RowKind::Item { enabled } => {
-                    let item =
-                        MenuItem::with_id(app, row.id.as_str(), &row.label, enabled, None::<&str>)?;
-                    menu.append(&item)?;
-                    Handle::Item(item)
-                }
-                RowKind::Check { enabled, checked } => {
-                    let item = CheckMenuItem::with_id(
-                        app,
-                        row.id.as_str(),
-                        &row.label,
-                        enabled,
-                        checked,
-                        None::<&str>,
-                    )?;
-                    menu.append(&item)?;
-                    Handle::Check(item)
-                }
-                RowKind::Separator => {
-                    menu.append(&PredefinedMenuItem::separator(app)?)?;
-                    Handle::Separator
-                }
-            };
-            handles.insert(row.id.clone(), handle);
-        }
+        build_rows(app, &rows, &mut handles, &|item| menu.append(item))?;
         Ok((menu, TrayMenu { rows, handles }))
     }
 
@@ -72,11 +91,16 @@ impl TrayMenu {
             *self = fresh;
             return Ok(true);
         }
-        for (old, new) in self.rows.iter().zip(&rows) {
-            if old == new && !matches!(new.kind, RowKind::Check { .. }) {
-                continue;
-            }
-            match (self.handles.get(&new.id), new.kind) {
+        self.update(&self.rows, &rows)?;
+        self.rows = rows;
+        Ok(false)
+    }
+
+    /// In-place update of rows with the same structure (checked by `needs_rebuild`).
+    fn update(&self, old: &[MenuRow], new: &[MenuRow]) -> tauri::Result<()> {
+        for (old, new) in old.iter().zip(new) {
+            let handle = self.handles.get(&new.id);
+            match (handle, new.kind) {
                 (Some(Handle::Item(item)), RowKind::Item { enabled }) => {
                     if old.label != new.label {
                         item.set_text(&new.label)?;
@@ -96,10 +120,18 @@ impl TrayMenu {
                     // widget may disagree with `old` even when `old.kind` equals `new.kind`.
                     item.set_checked(checked)?;
                 }
+                (Some(Handle::Submenu(sub)), RowKind::Submenu { enabled }) => {
+                    if old.label != new.label {
+                        sub.set_text(&new.label)?;
+                    }
+                    if old.kind != new.kind {
+                        sub.set_enabled(enabled)?;
+                    }
+                    self.update(&old.children, &new.children)?;
+                }
                 _ => {}
             }
         }
-        self.rows = rows;
-        Ok(false)
+        Ok(())
     }
 }

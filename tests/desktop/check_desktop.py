@@ -7,8 +7,18 @@ D-Bus session, after sni_watcher.py. It starts the app itself and checks, every 
  1. the gateway answers GET /health on $SWITCHYARD_PORT;
  2. an X window titled "Switchyard" exists and the dashboard text is really rendered (read back
     through the accessibility tree), the screenshot ARTIFACTS/desktop.png is not blank;
- 3. the tray registered; its DBusMenu has the status row, "Open dashboard", "Start at login",
-    "Quit", and a provider row after POST /api/providers;
+ 3. the tray registered; its DBusMenu has the status row, "Refresh quotas", "Open dashboard",
+    "Configure tools" (Claude Code, Codex, Gemini CLI, OpenCode), "Copy base URL", "Copy API key",
+    "Start at login", "Quit", and an account row after POST /api/providers;
+ 3b. combos: two combos created and one set active over the HTTP API appear as check items with
+    exactly the active one toggled; clicking the other through DBusMenu `Event` makes it the
+    gateway's active combo (GET /api/combos/active) and moves the check mark; clicking the active
+    one keeps it checked;
+ 3c. quota: a fake upstream answering with x-ratelimit-* headers (85 % of requests used, reset in
+    2h 13m) yields the row "🟡 fake (default) · req 85% · resets in 2h 13m" and a quota
+    notification (80 % crossed while running);
+ 3d. "Configure tools ▸ Claude Code" writes $HOME/.claude/settings.json pointing at the gateway,
+    checks the item and shows "⚠ Restart Claude Code to apply";
  4. clicking "Start at login" writes $XDG_CONFIG_HOME/autostart/*.desktop (toggle-state 1), a
     second click removes it (toggle-state 0);
  5. a second launch exits quickly and the first keeps running;
@@ -17,18 +27,23 @@ D-Bus session, after sni_watcher.py. It starts the app itself and checks, every 
  7. "Quit" exits with code 0 within seconds and the port stops answering;
  8. `--hidden` (what autostart runs) starts without a visible window, "Open dashboard" shows it;
  9. with the port already taken, the app does not crash: it explains the problem in the window,
-    on stderr and in the tray status row, and still quits cleanly.
+    on stderr and in the tray status row, and still quits cleanly;
+10. without a tray host (no StatusNotifierWatcher on its session bus) even `--hidden` shows the
+    window, and closing the window quits (exit code 0).
 """
 
 import argparse
 import ctypes
 import ctypes.util
 import glob
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -143,6 +158,43 @@ def port_closed(port):
         except (ConnectionRefusedError, socket.timeout, OSError):
             return True
     return False
+
+
+class FakeUpstream:
+    """An OpenAI-style upstream whose responses carry x-ratelimit-* quota headers."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length") or 0)
+                req = json.loads(self.rfile.read(length) or b"{}")
+                body = json.dumps({
+                    "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                    "model": req.get("model", "m1"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": "hello from fake"}}],
+                    "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("x-ratelimit-limit-requests", "100")
+                self.send_header("x-ratelimit-remaining-requests", "15")
+                self.send_header("x-ratelimit-reset-requests", "2h13m0s")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def free_port():
@@ -379,30 +431,113 @@ def main_scenario(args, env, bus):
         props = tray.props()
         log(f"ok: tray registered as {tray.name}{tray.path} (Id {props.get('Id')!s}, Status {props.get('Status')!s})")
         labels = wait_until("the tray menu layout", 10, tray.labels)
-        status = f"Switchyard · running on 127.0.0.1:{port}"
-        for want in (status, "Providers", "No providers yet", "Open dashboard", "Start at login", "Quit"):
+        status = "Switchyard · no combo active"
+        tools = ("Claude Code", "Codex", "Gemini CLI", "OpenCode")
+        for want in (status, "No combos yet", "No accounts yet", "Refresh quotas", "Open dashboard",
+                     "Configure tools", *tools, "Copy base URL", "Copy API key", "Start at login", "Quit"):
             check(want in labels, f"tray menu lacks {want!r}: {labels}")
         check(not tray.row(status)["enabled"], "the status row must be disabled")
         check(tray.row("Start at login")["toggle-type"] == "checkmark", "'Start at login' is not a check item")
+        for t in tools:
+            r = tray.row(t)
+            check(r["toggle-type"] == "checkmark" and r["toggle-state"] == 0,
+                  f"tool item {t!r} should be an unchecked check item in a fresh HOME: {r}")
         log(f"ok: tray menu {labels}")
 
+        admin = {"X-Switchyard-Admin": "1"}
         provider = {
             "name": "acme", "base_url": "http://127.0.0.1:9/v1", "format": "openai",
             "api_key": "sk-desktop-test-0001", "models": ["m1", "m2"],
         }
-        code, body = http(
-            "POST", f"http://127.0.0.1:{port}/api/providers", provider, {"X-Switchyard-Admin": "1"}
-        )
+        code, body = http("POST", f"http://127.0.0.1:{port}/api/providers", provider, admin)
         check(code == 201, f"POST /api/providers returned {code}: {body} (503 = keychain not unlocked in this session)")
         row = wait_until(
-            "the provider row in the tray menu", 10,
-            lambda: next((r for r in tray.rows() if "acme" in r["label"] and "127.0.0.1:9" in r["label"]), None),
+            "the account row in the tray menu", 10,
+            lambda: tray.row("acme (default) · no quota data yet"),
         )
-        check(not row["enabled"], "provider rows must be disabled")
-        check("No providers yet" not in tray.labels(), "'No providers yet' is still shown")
+        check(not row["enabled"], "account rows must be disabled")
+        check("No accounts yet" not in tray.labels(), "'No accounts yet' is still shown")
+        log(f"ok: account row {row['label']!r} appeared after POST /api/providers")
+
+        # 3b. combos: check items, exactly one toggled; a DBusMenu click switches routing
+        for name, model in (("always-on", "acme/m1"), ("cheap", "acme/m2")):
+            code, body = http("POST", f"http://127.0.0.1:{port}/api/combos",
+                              {"name": name, "targets": [model]}, admin)
+            check(code in (200, 201), f"POST /api/combos {name} returned {code}: {body}")
+        code, body = http("PUT", f"http://127.0.0.1:{port}/api/combos/active", {"name": "always-on"}, admin)
+        check(code == 200, f"PUT /api/combos/active returned {code}: {body}")
+
+        def combo_states():
+            rows = {r["label"]: r for r in tray.rows() if r["label"] in ("always-on", "cheap")}
+            if len(rows) != 2:
+                return None
+            for r in rows.values():
+                check(r["toggle-type"] == "checkmark", f"combo row is not a check item: {r}")
+                check(r["enabled"], f"combo row is disabled: {r}")
+            return {k: v["toggle-state"] for k, v in rows.items()}
+
+        wait_until("both combos in the tray, 'always-on' checked", 10,
+                   lambda: combo_states() == {"always-on": 1, "cheap": 0}
+                   and tray.row("Switchyard · combo: always-on"))
+        check("No combos yet" not in tray.labels(), "'No combos yet' is still shown")
+        log(f"ok: combos in the tray: {combo_states()}, status row 'Switchyard · combo: always-on'")
+
+        tray.click("cheap")
+
+        def active_is(name):
+            code, body = http("GET", f"http://127.0.0.1:{port}/api/combos/active")
+            return code == 200 and json.loads(body).get("name") == name
+
+        wait_until("GET /api/combos/active to name 'cheap' after the tray click", 10, lambda: active_is("cheap"))
+        wait_until("the check mark to move to 'cheap'", 10,
+                   lambda: combo_states() == {"always-on": 0, "cheap": 1}
+                   and tray.row("Switchyard · combo: cheap"))
+        log("ok: clicking 'cheap' in the tray made it the active combo; the check mark moved")
+        tray.click("cheap")  # the active one again: it must stay the only checked item
+        time.sleep(1)
+        wait_until("'cheap' to stay checked after clicking it again", 5,
+                   lambda: combo_states() == {"always-on": 0, "cheap": 1})
+        check(active_is("cheap"), "clicking the active combo changed the active combo")
+        log("ok: clicking the active combo keeps it the only checked one")
+
+        # 3c. quota row from passive headers of a proxied response
+        fake = FakeUpstream()
+        try:
+            code, body = http("POST", f"http://127.0.0.1:{port}/api/providers", {
+                "name": "fake", "base_url": f"http://127.0.0.1:{fake.port}/v1", "format": "openai",
+                "api_key": "sk-fake-0001", "models": ["m1"],
+            }, admin)
+            check(code == 201, f"POST /api/providers (fake) returned {code}: {body}")
+            code, body = http("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {
+                "model": "fake/m1", "messages": [{"role": "user", "content": "hi"}],
+            }, timeout=15)
+            check(code == 200, f"chat completion through the gateway returned {code}: {body}")
+        finally:
+            fake.close()
+        quota_re = re.compile(r"^🟡 fake \(default\) · req 85% · resets in 2h 1[23]m$")
+        row = wait_until("the quota row of the fake account", 10,
+                         lambda: next((r for r in tray.rows() if quota_re.match(r["label"])), None))
+        log(f"ok: quota row {row['label']!r}")
+        wait_until("the quota notification in the app log", 10,
+                   lambda: "quota notification" in app.output() and "req window at 80%" in app.output())
+        log("ok: crossing 80 % while running raised a quota notification")
+
+        # 3d. configure a coding CLI from the tray
+        settings = os.path.join(env["HOME"], ".claude", "settings.json")
+        check(not os.path.exists(settings), f"{settings} exists before the click")
+        tray.click("Claude Code")
+        wait_until(f"{settings} to be written", 10, lambda: os.path.exists(settings))
+        with open(settings) as f:
+            claude = json.load(f)
+        check(claude.get("env", {}).get("ANTHROPIC_BASE_URL", "").startswith(f"http://127.0.0.1:{port}"),
+              f"Claude Code settings do not point at the gateway: {claude}")
+        wait_until("'Claude Code' to be checked", 10, lambda: tray.row("Claude Code")["toggle-state"] == 1)
+        wait_until("the restart warning row", 10, lambda: tray.row("⚠ Restart Claude Code to apply"))
+        check(tray.row("Codex")["toggle-state"] == 0, "configuring Claude Code checked Codex")
+        log(f"ok: 'Configure tools ▸ Claude Code' wrote {settings}; item checked; restart warning shown")
+
         with open(os.path.join(art, "desktop-tray-menu.json"), "w") as f:
             json.dump(tray.rows(), f, indent=2, ensure_ascii=False)
-        log(f"ok: provider row {row['label'].strip()!r} appeared after POST /api/providers")
 
         # 4. start at login
         check(not glob.glob(os.path.join(autostart_dir, "*.desktop")), "autostart entry exists before the test")
@@ -528,6 +663,35 @@ def hidden_start_scenario(args, env, bus):
         app.stop()
 
 
+def no_tray_host_scenario(args, env):
+    """No StatusNotifierWatcher on the app's session bus: the window is the UI; close quits."""
+    art = args.artifacts
+    port = free_port()
+    env = dict(env, SWITCHYARD_PORT=str(port), SWITCHYARD_DATA_DIR=env["SWITCHYARD_DATA_DIR"] + "-no-tray")
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    # A private session bus without the watcher (dbus-run-session is the process we wait for).
+    app = App("dbus-run-session", env, os.path.join(art, "desktop-no-tray-app.log"),
+              args=["--", args.app, "--hidden"])
+    try:
+        log(f"no tray host: started with --hidden in a bus without a watcher on port {port}")
+        wait_until(f"GET /health on port {port}", 90, lambda: app.require_alive() or health_ok(port))
+        windows = wait_until("the window to be shown despite --hidden", 30,
+                             lambda: app.require_alive() or x_windows(visible_only=True))
+        check("no tray host" in app.output(), "the app did not report the missing tray host")
+        log("ok: no tray host: the window is shown at start even with --hidden")
+        for w in windows:
+            send_wm_delete(w)
+        rc = app.wait_exit(15)
+        check(rc == 0, f"closing the window without a tray host exited with {rc} (want 0)")
+        wait_until(f"port {port} to stop answering", 5, lambda: port_closed(port))
+        log("ok: no tray host: closing the window quits with code 0")
+    except BaseException:
+        print(f"---- app stderr ({app.log_path}) ----\n{app.output()[-20000:]}\n---- end of app stderr ----", flush=True)
+        raise
+    finally:
+        app.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--app", required=True)
@@ -542,6 +706,7 @@ def main():
         main_scenario(args, env, bus)
         hidden_start_scenario(args, env, bus)
         port_in_use_scenario(args, env, bus)
+        no_tray_host_scenario(args, env)
     except CheckFailed as e:
         log(f"FAILED: {e}")
         return 1
