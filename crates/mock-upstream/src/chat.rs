@@ -1,8 +1,8 @@
 //! The mock's OpenAI Chat Completions endpoint.
 
 use crate::{
-    behaviour, hang, html, record, reply, split, sse, text_of, with_retry_after, Behaviour, Reply,
-    Shared,
+    empty, html, record, reply, split, sse, text_of, with_quota, with_retry_after, Behaviour,
+    Reply, Shared,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -45,7 +45,7 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let (drip, cut) = match behaviour(&model, s.config.drip) {
+    let (drip, cut) = match s.behaviour(&model) {
         Behaviour::Error(status) => {
             return error(
                 status,
@@ -55,8 +55,15 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         }
         Behaviour::Html(status) => return html(status),
         Behaviour::Hang => {
-            hang().await;
+            s.hang(index).await;
             return html(StatusCode::GATEWAY_TIMEOUT);
+        }
+        Behaviour::Empty => {
+            let stream = parsed
+                .get("stream")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            return empty(&s, index, stream, vec!["data: [DONE]\n\n".into()]);
         }
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
@@ -105,12 +112,15 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         if thinks {
             message["reasoning_content"] = json!("Let me think.");
         }
-        return Json(json!({
-            "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": usage,
-        }))
-        .into_response();
+        return with_quota(
+            &model,
+            Json(json!({
+                "id": id, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": usage,
+            }))
+            .into_response(),
+        );
     }
     let chunk = |delta: Value, finish: Value| {
         json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -157,5 +167,5 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
     }
     let mut frames: Vec<String> = events.iter().map(|e| format!("data: {e}\n\n")).collect();
     frames.push("data: [DONE]\n\n".into());
-    sse(&s, index, frames, drip, cut)
+    with_quota(&model, sse(&s, index, frames, drip, cut))
 }

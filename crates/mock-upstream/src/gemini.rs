@@ -2,7 +2,7 @@
 //! `:streamGenerateContent` (SSE with `alt=sse`, else one JSON array streamed in pieces).
 
 use crate::{
-    behaviour, hang, html, record, reply, split, sse, with_retry_after, Behaviour, Reply, Shared,
+    empty, html, record, reply, split, sse, with_quota, with_retry_after, Behaviour, Reply, Shared,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -52,7 +52,7 @@ pub(crate) async fn handle(
     if !parsed.is_object() || parsed.get("contents").is_none() {
         return error(StatusCode::BAD_REQUEST, "contents is required");
     }
-    let (drip, cut) = match behaviour(model, s.config.drip) {
+    let (drip, cut) = match s.behaviour(model) {
         Behaviour::Error(status) => {
             return error(
                 status,
@@ -61,8 +61,12 @@ pub(crate) async fn handle(
         }
         Behaviour::Html(status) => return html(status),
         Behaviour::Hang => {
-            hang().await;
+            s.hang(index).await;
             return html(StatusCode::GATEWAY_TIMEOUT);
+        }
+        Behaviour::Empty => {
+            let stream = method == "streamGenerateContent";
+            return empty(&s, index, stream, Vec::new());
         }
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
@@ -149,7 +153,7 @@ pub(crate) async fn handle(
         }
         let mut full = cand(Value::Array(parts), Some("STOP"));
         full["usageMetadata"] = usage;
-        return Json(full).into_response();
+        return with_quota(model, Json(full).into_response());
     }
     let sse_mode = query
         .as_deref()
@@ -180,5 +184,5 @@ pub(crate) async fn handle(
         resp.headers_mut()
             .insert("content-type", "application/json".parse().unwrap());
     }
-    resp
+    with_quota(model, resp)
 }

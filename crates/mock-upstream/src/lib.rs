@@ -16,6 +16,16 @@
 //! - `hang`: accept the request and never answer
 //! - 429/503 errors carry `Retry-After: 7`
 //! - `drip-<ms>`: stream with that delay before each chunk (overrides the server default)
+//! - `flaky-<n>-<status>`: the first n requests for that exact model name answer that status (an
+//!   error body in the endpoint's format), later ones answer normally; `POST /_mock/reset` clears
+//!   the counters and the request log
+//! - `quota-<pct>`: a normal answer carrying rate-limit headers (Anthropic unified 5h window at
+//!   `pct`% utilisation resetting in 2 h, 7d window at 10 %, plus `x-ratelimit-*`)
+//! - `empty-200`: status 200 with an empty body; for streams, an SSE stream without content
+//!   events (Chat: only `data: [DONE]`)
+//!
+//! The log records, per request, when each SSE event left and whether the client went away before
+//! a streamed (or hanging) answer finished (`client_closed`).
 //! - anything else: a normal answer `"Hello from mock-upstream! You said: <last user text>"`.
 
 mod chat;
@@ -31,6 +41,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -65,12 +76,16 @@ pub struct RecordedRequest {
     pub received_at_ms: u128,
     /// Wall-clock times (ms since epoch) at which each SSE event was handed to the connection.
     pub sent_chunks_at_ms: Vec<u128>,
+    /// The client dropped the connection before a streamed or hanging answer finished.
+    pub client_closed: bool,
 }
 
 #[derive(Clone)]
 struct Shared {
     config: MockConfig,
     log: Arc<Mutex<Vec<RecordedRequest>>>,
+    /// Requests seen so far per `flaky-*` model name.
+    flaky: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 pub struct MockUpstream {
@@ -107,6 +122,7 @@ pub async fn start(config: MockConfig, port: u16) -> std::io::Result<MockUpstrea
     let app = router(Shared {
         config,
         log: log.clone(),
+        flaky: Arc::default(),
     });
     // Like real providers' front ends: small SSE writes go out at once.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -128,7 +144,15 @@ fn router(shared: Shared) -> Router {
         .route("/v1/models", get(models))
         .route("/v1/embeddings", post(embeddings))
         .route("/_mock/requests", get(requests).delete(clear))
+        .route("/_mock/reset", post(reset))
         .with_state(shared)
+}
+
+/// Clears the request log and the `flaky-*` counters.
+async fn reset(State(s): State<Shared>) -> StatusCode {
+    s.log.lock().unwrap().clear();
+    s.flaky.lock().unwrap().clear();
+    StatusCode::NO_CONTENT
 }
 
 async fn requests(State(s): State<Shared>) -> Json<Vec<RecordedRequest>> {
@@ -184,6 +208,150 @@ pub(crate) enum Behaviour {
     Html(StatusCode),
     /// Accept the request and never answer (first-byte timeouts, client disconnects).
     Hang,
+    /// 200 with an empty body, or a stream without content events.
+    Empty,
+}
+
+impl Shared {
+    /// `behaviour` plus the stateful faults (`flaky-<n>-<status>` counts requests per model).
+    pub(crate) fn behaviour(&self, model: &str) -> Behaviour {
+        if let Some((n, status)) = flaky(model) {
+            let mut seen = self.flaky.lock().unwrap();
+            let count = seen.entry(model.to_string()).or_insert(0);
+            *count += 1;
+            if *count <= n {
+                return Behaviour::Error(status);
+            }
+            return Behaviour::Answer {
+                drip: self.config.drip,
+                cut: false,
+            };
+        }
+        behaviour(model, self.config.drip)
+    }
+
+    /// Holds the request open like `hang`, recording `client_closed` if the client gives up.
+    pub(crate) async fn hang(&self, index: usize) {
+        let mut guard = CloseGuard::new(self.log.clone(), index);
+        hang().await;
+        guard.finished();
+    }
+}
+
+/// `flaky-<n>-<status>` → (n, status).
+fn flaky(model: &str) -> Option<(u32, StatusCode)> {
+    let (n, status) = model.strip_prefix("flaky-")?.split_once('-')?;
+    let status = StatusCode::from_u16(status.parse().ok()?).ok()?;
+    Some((n.parse().ok()?, status))
+}
+
+/// Marks the request `client_closed` when dropped before `finished` (the connection went away
+/// while the answer was still being produced).
+struct CloseGuard {
+    log: Arc<Mutex<Vec<RecordedRequest>>>,
+    index: usize,
+    done: bool,
+}
+
+impl CloseGuard {
+    fn new(log: Arc<Mutex<Vec<RecordedRequest>>>, index: usize) -> Self {
+        Self {
+            log,
+            index,
+            done: false,
+        }
+    }
+    fn finished(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Ok(mut log) = self.log.lock() {
+                // The log may have been cleared meanwhile.
+                if let Some(r) = log.get_mut(self.index) {
+                    r.client_closed = true;
+                }
+            }
+        }
+    }
+}
+
+/// Headers of a provider reporting rate-limit state: Anthropic's unified windows (5 h at `pct` %,
+/// resetting in 2 h; 7 d at 10 %) and the OpenAI-style `x-ratelimit-*` set.
+pub(crate) fn quota_headers(model: &str) -> Vec<(&'static str, String)> {
+    let Some(pct) = model
+        .strip_prefix("quota-")
+        .and_then(|p| p.parse::<f64>().ok())
+    else {
+        return Vec::new();
+    };
+    let now = (now_ms() / 1000) as u64;
+    let five_h_reset = now + 7200;
+    let seven_d_reset = now + 3 * 86400;
+    let status = if pct >= 100.0 { "rejected" } else { "allowed" };
+    let remaining = (1000.0 * (1.0 - pct / 100.0)).max(0.0) as u64;
+    vec![
+        ("anthropic-ratelimit-unified-status", status.to_string()),
+        ("anthropic-ratelimit-unified-5h-status", status.to_string()),
+        (
+            "anthropic-ratelimit-unified-5h-utilization",
+            format!("{}", pct / 100.0),
+        ),
+        (
+            "anthropic-ratelimit-unified-5h-reset",
+            five_h_reset.to_string(),
+        ),
+        (
+            "anthropic-ratelimit-unified-7d-status",
+            "allowed".to_string(),
+        ),
+        (
+            "anthropic-ratelimit-unified-7d-utilization",
+            "0.10".to_string(),
+        ),
+        (
+            "anthropic-ratelimit-unified-7d-reset",
+            seven_d_reset.to_string(),
+        ),
+        (
+            "anthropic-ratelimit-unified-reset",
+            five_h_reset.to_string(),
+        ),
+        (
+            "anthropic-ratelimit-unified-representative-claim",
+            "five_hour".to_string(),
+        ),
+        ("x-ratelimit-limit-requests", "1000".to_string()),
+        ("x-ratelimit-remaining-requests", remaining.to_string()),
+        ("x-ratelimit-reset-requests", "2h0m0s".to_string()),
+        ("x-ratelimit-limit-tokens", "1000000".to_string()),
+        (
+            "x-ratelimit-remaining-tokens",
+            (remaining * 1000).to_string(),
+        ),
+        ("x-ratelimit-reset-tokens", "2h0m0s".to_string()),
+    ]
+}
+
+/// Adds the `quota-<pct>` headers (if the model asks for them) to a successful answer.
+pub(crate) fn with_quota(model: &str, mut resp: Response) -> Response {
+    for (name, value) in quota_headers(model) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
+}
+
+/// `empty-200`: an empty JSON answer, or a stream made of `frames` only (no content events).
+pub(crate) fn empty(s: &Shared, index: usize, stream: bool, frames: Vec<String>) -> Response {
+    if stream {
+        return sse(s, index, frames, Duration::ZERO, false);
+    }
+    (StatusCode::OK, [("content-type", "application/json")], "").into_response()
 }
 
 /// Holds the request open "forever" (an hour), like a stuck upstream.
@@ -203,6 +371,9 @@ pub(crate) fn with_retry_after(mut resp: Response) -> Response {
 pub(crate) fn behaviour(model: &str, default_drip: Duration) -> Behaviour {
     if model == "hang" {
         return Behaviour::Hang;
+    }
+    if model == "empty-200" {
+        return Behaviour::Empty;
     }
     if let Some(code) = model
         .strip_prefix("error-")
@@ -251,6 +422,7 @@ pub(crate) fn record(s: &Shared, path: &str, headers: &HeaderMap, body: &Value) 
         body: body.clone(),
         received_at_ms: now_ms(),
         sent_chunks_at_ms: Vec::new(),
+        client_closed: false,
     });
     log.len() - 1
 }
@@ -291,28 +463,34 @@ pub(crate) fn sse(
     cut: bool,
 ) -> Response {
     let log = s.log.clone();
-    let body = futures_util::stream::unfold(0usize, move |i| {
+    // Lives inside the stream: dropped before the end means the client went away.
+    let guard = CloseGuard::new(log.clone(), index);
+    let body = futures_util::stream::unfold((0usize, guard), move |(i, mut guard)| {
         let frames = frames.clone();
         let log = log.clone();
         async move {
             if i >= frames.len() {
+                guard.finished();
                 return None;
             }
             if cut && i == 2 {
                 // Give the first frames time to leave, like a connection dropping mid-answer.
                 tokio::time::sleep(Duration::from_millis(100)).await;
+                guard.finished();
                 return Some((
                     Err(std::io::Error::other("mock cut the stream")),
-                    usize::MAX,
+                    (usize::MAX, guard),
                 ));
             }
             if !drip.is_zero() {
                 tokio::time::sleep(drip).await;
             }
-            log.lock().unwrap()[index].sent_chunks_at_ms.push(now_ms());
+            if let Some(r) = log.lock().unwrap().get_mut(index) {
+                r.sent_chunks_at_ms.push(now_ms());
+            }
             Some((
                 Ok::<_, std::io::Error>(Bytes::from(frames[i].clone())),
-                i + 1,
+                (i + 1, guard),
             ))
         }
     });
@@ -353,5 +531,31 @@ mod tests {
             assert_eq!(super::split("héllo wörld", n).concat(), "héllo wörld");
         }
         assert_eq!(super::split("", 3).concat(), "");
+    }
+
+    #[test]
+    fn flaky_names() {
+        use axum::http::StatusCode;
+        assert_eq!(
+            super::flaky("flaky-2-500"),
+            Some((2, StatusCode::INTERNAL_SERVER_ERROR))
+        );
+        assert_eq!(super::flaky("flaky-x-500"), None);
+        assert_eq!(super::flaky("mock-small"), None);
+    }
+
+    #[test]
+    fn quota_headers_report_utilisation() {
+        let h = super::quota_headers("quota-85");
+        let get = |k: &str| h.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("anthropic-ratelimit-unified-5h-utilization").as_deref(),
+            Some("0.85")
+        );
+        assert_eq!(
+            get("anthropic-ratelimit-unified-status").as_deref(),
+            Some("allowed")
+        );
+        assert!(super::quota_headers("mock-small").is_empty());
     }
 }

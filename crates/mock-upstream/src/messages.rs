@@ -1,8 +1,8 @@
 //! The mock's Anthropic Messages endpoint.
 
 use crate::{
-    behaviour, hang, html, record, reply, split, sse, text_of, with_retry_after, Behaviour, Reply,
-    Shared,
+    empty, html, record, reply, split, sse, text_of, with_quota, with_retry_after, Behaviour,
+    Reply, Shared,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -60,7 +60,7 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let (drip, cut) = match behaviour(&model, s.config.drip) {
+    let (drip, cut) = match s.behaviour(&model) {
         Behaviour::Error(status) => {
             let kind = if status.as_u16() == 429 {
                 "rate_limit_error"
@@ -75,8 +75,15 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         }
         Behaviour::Html(status) => return html(status),
         Behaviour::Hang => {
-            hang().await;
+            s.hang(index).await;
             return html(StatusCode::GATEWAY_TIMEOUT);
+        }
+        Behaviour::Empty => {
+            let stream = parsed
+                .get("stream")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            return empty(&s, index, stream, Vec::new());
         }
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
@@ -133,12 +140,15 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
                 "tool_use"
             }
         };
-        return Json(json!({
-            "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": stop, "stop_sequence": null,
-            "usage": {"input_tokens": 12, "output_tokens": 20, "cache_read_input_tokens": 100}
-        }))
-        .into_response();
+        return with_quota(
+            &model,
+            Json(json!({
+                "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
+                "stop_reason": stop, "stop_sequence": null,
+                "usage": {"input_tokens": 12, "output_tokens": 20, "cache_read_input_tokens": 100}
+            }))
+            .into_response(),
+        );
     }
     let ev = |kind: &str, v: Value| format!("event: {kind}\ndata: {v}\n\n");
     let mut frames = vec![ev(
@@ -210,7 +220,7 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         "usage": {"output_tokens": 20, "cache_read_input_tokens": 100}}),
     ));
     frames.push(ev("message_stop", json!({"type": "message_stop"})));
-    sse(&s, index, frames, drip, cut)
+    with_quota(&model, sse(&s, index, frames, drip, cut))
 }
 
 /// Anthropic's token counter: a fixed answer the tests can tell apart from an estimate.

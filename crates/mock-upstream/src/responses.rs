@@ -1,8 +1,8 @@
 //! The mock's OpenAI Responses endpoint (what Codex talks to).
 
 use crate::{
-    behaviour, hang, html, record, reply, split, sse, text_of, with_retry_after, Behaviour, Reply,
-    Shared,
+    empty, html, record, reply, split, sse, text_of, with_quota, with_retry_after, Behaviour,
+    Reply, Shared,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -37,7 +37,7 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let (drip, cut) = match behaviour(&model, s.config.drip) {
+    let (drip, cut) = match s.behaviour(&model) {
         Behaviour::Error(status) => {
             return error(
                 status,
@@ -47,8 +47,15 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         }
         Behaviour::Html(status) => return html(status),
         Behaviour::Hang => {
-            hang().await;
+            s.hang(index).await;
             return html(StatusCode::GATEWAY_TIMEOUT);
+        }
+        Behaviour::Empty => {
+            let stream = parsed
+                .get("stream")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            return empty(&s, index, stream, Vec::new());
         }
         Behaviour::Answer { drip, cut } => (drip, cut),
     };
@@ -95,7 +102,10 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .and_then(Value::as_bool)
         .unwrap_or(false)
     {
-        return Json(full("completed", Value::Array(output.clone()), usage)).into_response();
+        return with_quota(
+            &model,
+            Json(full("completed", Value::Array(output.clone()), usage)).into_response(),
+        );
     }
     let mut seq = 0;
     let mut frames = Vec::new();
@@ -184,5 +194,5 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         "response.completed",
         json!({"response": full("completed", Value::Array(output), usage)}),
     );
-    sse(&s, index, frames, drip, cut)
+    with_quota(&model, sse(&s, index, frames, drip, cut))
 }
