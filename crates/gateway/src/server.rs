@@ -259,6 +259,14 @@ pub async fn start_with_store(
             .map_err(storage_err)?,
     );
     router.restore(&db.runtime_state("").map_err(storage_err)?);
+    for p in &providers {
+        if let Some(l) = db
+            .get_setting::<crate::routing::limits::Limits>(&format!("limits:{}", p.name))
+            .map_err(storage_err)?
+        {
+            router.set_limits(&p.name, l);
+        }
+    }
     let prices = crate::usage::prices::Prices::new(db.list_prices().map_err(storage_err)?);
     let keys: HashMap<String, ClientKey> = db
         .active_key_hashes()

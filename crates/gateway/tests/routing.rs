@@ -350,14 +350,89 @@ async fn client_keys_are_required_when_asked_and_budgets_are_enforced() {
 }
 
 #[tokio::test]
+async fn an_account_at_its_concurrency_limit_hands_the_request_to_another() {
+    let env = Env::new().await;
+    env.provider("acme", "openai").await;
+    env.api(
+        reqwest::Method::POST,
+        "/api/providers/acme/accounts",
+        json!({"label": "spare", "api_key": "key-spare"}),
+    )
+    .await;
+    let (s, b) = env
+        .api(
+            reqwest::Method::PATCH,
+            "/api/providers/acme/settings",
+            json!({"limits": {"max_concurrent": 1, "queue": 0}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["limits"]["max_concurrent"], 1);
+    let stream = |env: &Env| {
+        env.http
+            .post(env.url("/v1/chat/completions"))
+            .json(&json!({"model": "acme/drip-150", "stream": true,
+                "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let (a, b) = tokio::join!(stream(&env), stream(&env));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut accounts = [
+        header(&a, "x-switchyard-account"),
+        header(&b, "x-switchyard-account"),
+    ];
+    accounts.sort();
+    assert_eq!(
+        accounts,
+        ["default", "spare"],
+        "one request per account at a time"
+    );
+    let (ta, tb) = (a.text().await.unwrap(), b.text().await.unwrap());
+    assert!(ta.contains("[DONE]") && tb.contains("[DONE]"));
+}
+
+#[tokio::test]
 async fn passive_quota_headers_become_windows_and_status() {
     let env = Env::new().await;
     env.provider("ant", "anthropic").await;
-    // The mock answers every Anthropic request; simulate a subscription upstream's headers by
-    // reading them from the mock's `quota-*` model when it has one, else skip the window check.
-    let r = env.http.get(env.url("/status")).send().await.unwrap();
+    let r = env
+        .http
+        .post(env.url("/v1/messages"))
+        .json(&json!({"model": "ant/quota-85", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    assert!(
+        r.headers()
+            .keys()
+            .all(|k| !k.as_str().starts_with("anthropic-ratelimit")),
+        "quota headers of a hidden account are not forwarded to the client"
+    );
+    let (_, q) = env
+        .api(reqwest::Method::GET, "/api/quota", Value::Null)
+        .await;
+    let w = &q[0]["windows"];
+    let five = w
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "five_hour")
+        .expect("a 5-hour window");
+    assert!(
+        (five["used_pct"].as_f64().unwrap() - 85.0).abs() < 0.01,
+        "{five}"
+    );
+    let v: Value = env
+        .http
+        .get(env.url("/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["gateway"], "running");
-    assert_eq!(v["accounts"][0]["provider"], "ant");
+    let text = v["accounts"][0]["primary"]["text"].as_str().unwrap();
+    assert!(text.contains("85%") && text.contains("resets in"), "{text}");
 }

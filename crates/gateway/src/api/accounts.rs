@@ -183,10 +183,14 @@ async fn remove(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProviderSettings {
-    account_strategy: String,
+    #[serde(default)]
+    account_strategy: Option<String>,
+    /// Per-account limits: `{"rpm","min_gap_ms","max_concurrent","queue"}`; `{}` removes them.
+    #[serde(default)]
+    limits: Option<crate::routing::limits::Limits>,
 }
 
-/// `PATCH /api/providers/{name}/settings {"account_strategy":"round-robin"}`.
+/// `PATCH /api/providers/{name}/settings {"account_strategy":"round-robin","limits":{"rpm":50}}`.
 async fn provider_settings(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -195,22 +199,42 @@ async fn provider_settings(
     let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
     let req: ProviderSettings =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
-    serde_json::from_value::<crate::routing::strategy::AccountStrategy>(serde_json::Value::String(
-        req.account_strategy.clone(),
-    ))
-    .map_err(|_| {
-        bad(format!(
-            "unknown account strategy {:?}; use fill-first, round-robin, p2c, random or least-used",
-            req.account_strategy
-        ))
-    })?;
-    let db = state.db.clone();
-    let (n, s) = (name.clone(), req.account_strategy.clone());
-    if !blocking(move || db.set_account_strategy(&n, &s)).await? {
+    if !state.providers().iter().any(|p| p.name == name) {
         return Err(provider_missing(&name));
     }
+    if let Some(strategy) = &req.account_strategy {
+        serde_json::from_value::<crate::routing::strategy::AccountStrategy>(
+            serde_json::Value::String(strategy.clone()),
+        )
+        .map_err(|_| {
+            bad(format!(
+                "unknown account strategy {strategy:?}; use fill-first, round-robin, p2c, random or least-used"
+            ))
+        })?;
+        let db = state.db.clone();
+        let (n, s) = (name.clone(), strategy.clone());
+        blocking(move || db.set_account_strategy(&n, &s)).await?;
+    }
+    if let Some(l) = req.limits {
+        if l.max_concurrent == Some(0) || l.rpm == Some(0) {
+            return Err(bad(
+                "rpm and max_concurrent must be at least 1 (leave them out for no limit)",
+            ));
+        }
+        let db = state.db.clone();
+        let key = format!("limits:{name}");
+        blocking(move || db.set_setting(&key, &l)).await?;
+        state.router.set_limits(&name, l);
+    }
     state.reload_providers().map_err(storage_error)?;
+    let p = state
+        .providers()
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.account_strategy.clone())
+        .unwrap_or_default();
     Ok(Json(
-        serde_json::json!({"provider": name, "account_strategy": req.account_strategy}),
+        serde_json::json!({"provider": name, "account_strategy": p,
+        "limits": state.router.limits(&name)}),
     ))
 }

@@ -20,6 +20,7 @@ use crate::api::read_body;
 use crate::formats::{self, ir, Format};
 use crate::routing::breaker::Admission;
 use crate::routing::classify::{classify, ClassifyOptions, Next};
+use crate::routing::limits::Gate;
 use crate::routing::{provider_kind, Pick};
 use crate::server::AppState;
 use crate::storage::Provider;
@@ -340,6 +341,8 @@ const MAX_ATTEMPTS: u32 = 30;
 /// "Wait instead of fail": when everything is cooling and the earliest frees up this soon.
 const MAX_COOLDOWN_WAIT: Duration = Duration::from_secs(30);
 const MAX_WAITS: u32 = 3;
+/// How long a request waits for an account's own limits before trying another account.
+const LIMIT_WAIT: Duration = Duration::from_secs(2);
 
 /// The request pipeline (routing.md §1): parse → client key + budget → idempotency/cache →
 /// resolve into a plan → for each target and account: breaker gate, attempt, classify failures
@@ -515,6 +518,21 @@ pub async fn forward_with(
                 let Some(acct) = p.accounts.iter().find(|a| a.label == account) else {
                     break;
                 };
+                // The account's own limits (rpm, gap, concurrency): busy → another account.
+                let permit = match state.router.limiter(&p.name, &account) {
+                    None => None,
+                    Some(l) => match l.enter(LIMIT_WAIT).await {
+                        Gate::Go(permit) => permit,
+                        Gate::Busy(d) => {
+                            hops.push(format!("{label}:busy"));
+                            let e = Instant::now() + d;
+                            earliest = Some(earliest.map_or(e, |x| x.min(e)));
+                            excluded.push(account);
+                            continue;
+                        }
+                    },
+                };
+                ledger.hold(permit);
                 attempts += 1;
                 tried_this_round = true;
                 match attempt::run(&state, &mut call, p, acct, &target.model, &t).await {
@@ -597,6 +615,10 @@ pub async fn forward_with(
                         hops.push(format!("{label}:{}", f.tag));
                         let upstream = attempt::upstream_format(p);
                         let next = verdict.next;
+                        // A failed request is still attributed to the last target it tried.
+                        ledger.row.provider = Some(p.name.clone());
+                        ledger.row.account = Some(account.clone());
+                        ledger.row.model = Some(target.model.clone());
                         last = Some((f, p.name.clone(), upstream));
                         match next {
                             Next::Stop => break 'rounds,

@@ -24,6 +24,8 @@ pub struct Ledger {
     started: Instant,
     usage: ir::Usage,
     done: bool,
+    /// The account's concurrency slot, held until the answer is finished.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Ledger {
@@ -31,7 +33,10 @@ impl Ledger {
         Self {
             state,
             row: UsageRow {
-                ts_ms: (crate::routing::now_unix() * 1000) as i64,
+                ts_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0),
                 client_format: client.as_str().into(),
                 stream,
                 status: 499,
@@ -41,7 +46,14 @@ impl Ledger {
             started: Instant::now(),
             usage: ir::Usage::default(),
             done: false,
+            permit: None,
         }
+    }
+
+    /// Keeps an account's concurrency slot for as long as this request lives (replacing the
+    /// slot of an earlier, failed attempt).
+    pub fn hold(&mut self, permit: Option<tokio::sync::OwnedSemaphorePermit>) {
+        self.permit = permit;
     }
 
     pub fn elapsed_ms(&self) -> u64 {
@@ -81,6 +93,7 @@ impl Ledger {
             }
         }
         self.state.recorder.record(std::mem::take(&mut self.row));
+        self.permit = None;
     }
 }
 

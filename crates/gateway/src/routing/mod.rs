@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod classify;
 pub mod combos;
+pub mod limits;
 pub mod plan;
 pub mod rng;
 pub mod strategy;
@@ -125,6 +126,9 @@ pub struct Router {
     rng: Mutex<rng::Rng>,
     /// Changes of what the tray shows (active combo, combos, quota).
     changes: tokio::sync::watch::Sender<u64>,
+    /// Per-provider limits, applied to each account; limiters are created on first use.
+    limits: RwLock<HashMap<String, limits::Limits>>,
+    limiters: Mutex<HashMap<AccountKey, Arc<limits::Limiter>>>,
 }
 
 pub fn provider_kind(p: &Provider) -> ProviderKind {
@@ -159,7 +163,43 @@ impl Router {
             dirty_quota: Mutex::new(HashSet::new()),
             rng: Mutex::new(rng::Rng::from_entropy()),
             changes,
+            limits: RwLock::new(HashMap::new()),
+            limiters: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn limits(&self, provider: &str) -> limits::Limits {
+        self.limits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(provider)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Replaces a provider's limits; its accounts get fresh limiters at their next request.
+    pub fn set_limits(&self, provider: &str, l: limits::Limits) {
+        let mut m = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        if l.is_empty() {
+            m.remove(provider);
+        } else {
+            m.insert(provider.to_string(), l);
+        }
+        lock(&self.limiters).retain(|k, _| k.provider != provider);
+    }
+
+    /// The account's limiter, if its provider has limits.
+    pub fn limiter(&self, provider: &str, account: &str) -> Option<Arc<limits::Limiter>> {
+        let l = self.limits(provider);
+        if l.is_empty() {
+            return None;
+        }
+        Some(
+            lock(&self.limiters)
+                .entry(AccountKey::new(provider, account))
+                .or_insert_with(|| Arc::new(limits::Limiter::new(l)))
+                .clone(),
+        )
     }
 
     /// Makes random strategies reproducible (tests).
