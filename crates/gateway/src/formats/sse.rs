@@ -18,31 +18,55 @@ pub struct SseEvent {
 impl SseParser {
     /// Feeds bytes; returns every event completed by them.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        self.pending.extend_from_slice(bytes);
         // Only decode up to the last complete UTF-8 sequence; keep the rest for the next chunk.
-        let valid = match std::str::from_utf8(&self.pending) {
-            Ok(_) => self.pending.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => self.pending.len(),
-        };
-        let text = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
-        self.pending.drain(..valid);
-        self.buf.push_str(&text);
+        // The common case (no pending partial character, valid UTF-8) appends without copying
+        // through an intermediate buffer.
+        if self.pending.is_empty() {
+            match std::str::from_utf8(bytes) {
+                Ok(text) => self.buf.push_str(text),
+                Err(e) if e.error_len().is_none() => {
+                    let valid = e.valid_up_to();
+                    self.buf
+                        .push_str(std::str::from_utf8(&bytes[..valid]).unwrap_or_default());
+                    self.pending.extend_from_slice(&bytes[valid..]);
+                }
+                Err(_) => self.buf.push_str(&String::from_utf8_lossy(bytes)),
+            }
+        } else {
+            self.pending.extend_from_slice(bytes);
+            let valid = match std::str::from_utf8(&self.pending) {
+                Ok(_) => self.pending.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => self.pending.len(),
+            };
+            let text = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
+            self.pending.drain(..valid);
+            self.buf.push_str(&text);
+        }
         let mut out = Vec::new();
-        while let Some(pos) = self.buf.find(['\n', '\r']) {
-            let line: String = self.buf[..pos].to_string();
+        // Walk the lines with a cursor and drop the consumed prefix once: draining per line
+        // would shift the rest of the buffer for every line (quadratic on big chunks).
+        let buf = std::mem::take(&mut self.buf);
+        let mut start = 0;
+        while let Some(rel) = buf[start..].find(['\n', '\r']) {
+            let pos = start + rel;
             let mut skip = 1;
-            if self.buf[pos..].starts_with("\r\n") {
+            if buf[pos..].starts_with("\r\n") {
                 skip = 2;
-            } else if self.buf[pos..].starts_with('\r') && pos + 1 == self.buf.len() {
+            } else if buf[pos..].starts_with('\r') && pos + 1 == buf.len() {
                 // A lone CR at the end might be the first half of CRLF: wait for more.
                 break;
             }
-            self.buf.drain(..pos + skip);
-            if let Some(ev) = self.line(&line) {
+            if let Some(ev) = self.line(&buf[start..pos]) {
                 out.push(ev);
             }
+            start = pos + skip;
         }
+        self.buf = if start == 0 {
+            buf
+        } else {
+            buf[start..].to_string()
+        };
         out
     }
 

@@ -26,6 +26,9 @@ struct Args {
     /// Seconds to run (after a 1 s warm-up).
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// Count non-2xx answers as samples too (to time a failing upstream).
+    #[arg(long)]
+    any_status: bool,
 }
 
 #[derive(Default)]
@@ -63,7 +66,7 @@ async fn worker(
         }
         let result = async {
             let resp = req.send().await?;
-            let ok = resp.status().is_success();
+            let ok = resp.status().is_success() || args.any_status;
             let mut body = resp.bytes_stream();
             let mut first = None;
             while let Some(chunk) = body.next().await {
