@@ -2,7 +2,10 @@
 # Builds the Debian package of the desktop app with the Tauri CLI from npm (package.json) and
 # prints the .deb path as the last line of stdout (progress goes to stderr).
 #
-#   scripts/bundle-deb.sh            # release build + bundle
+#   scripts/bundle-deb.sh            # release build + .deb
+#   BUNDLES=appimage,deb scripts/bundle-deb.sh   # other bundle kinds (msi on Windows, app,dmg on
+#                                                # macOS: .github/workflows/release.yml); the last
+#                                                # line is then the bundle directory
 #
 # Why the transient config: tauri.conf.json lives at the repository root, next to the workspace
 # Cargo.toml. tauri-build and generate_context! read it from there (src-tauri/build.rs,
@@ -63,8 +66,12 @@ say "tauri $(node_modules/.bin/tauri --version 2>/dev/null | awk '{print $2}'): 
 start=$SECONDS
 # The CLI output goes to stderr so that stdout carries only the .deb path.
 TAURI_APP_PATH="$ROOT/src-tauri" TAURI_FRONTEND_PATH="$ROOT" \
-  node_modules/.bin/tauri build --bundles deb --ci >&2
+  node_modules/.bin/tauri build --bundles "${BUNDLES:-deb}" --ci >&2
 say "built in $((SECONDS - start)) s"
+if [ "${BUNDLES:-deb}" != deb ]; then
+  echo "$CARGO_TARGET_DIR/release/bundle"
+  exit 0
+fi
 
 VERSION="$(awk -F'"' '/^version *=/ { print $2; exit }' Cargo.toml)"
 DEB="$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*_"${VERSION}"_*.deb 2>/dev/null | head -n1 || true)"
