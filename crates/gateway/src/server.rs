@@ -39,6 +39,25 @@ pub struct AppState {
     settings: RwLock<Arc<Settings>>,
     pub cache: crate::proxy::ResponseCache,
     pub idempotency: crate::proxy::IdempotencyTable,
+    /// Routing events for the tray's notifications and `/api/events` (failovers, pause changes).
+    pub events: tokio::sync::broadcast::Sender<GatewayEvent>,
+    /// While paused, client requests get a 503 telling the user to resume (runtime only).
+    paused: std::sync::atomic::AtomicBool,
+}
+
+/// Something the user may want to hear about, pushed as it happens.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GatewayEvent {
+    /// A combo's first choice failed and a later target answered.
+    Failover {
+        combo: String,
+        failed: Vec<String>,
+        served_by: String,
+    },
+    Paused {
+        paused: bool,
+    },
 }
 
 /// Switches the request path reads on every request (kept in `settings`).
@@ -49,6 +68,32 @@ pub struct Settings {
     pub require_api_key: bool,
     /// The exact-match response cache (temperature 0, non-streaming).
     pub cache_enabled: bool,
+    /// Desktop notifications, each kind switchable (quota.md §7); on by default.
+    pub notify: NotifySettings,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    /// A quota window crossing 80 % / 95 %.
+    pub thresholds: bool,
+    /// A quota window exhausted.
+    pub exhausted: bool,
+    /// A window reset (the account is available again).
+    pub resets: bool,
+    /// A combo failing over to a later target.
+    pub failover: bool,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            thresholds: true,
+            exhausted: true,
+            resets: true,
+            failover: true,
+        }
+    }
 }
 
 impl AppState {
@@ -98,6 +143,18 @@ impl AppState {
         let fresh: HashMap<String, ClientKey> = self.db.active_key_hashes()?.into_iter().collect();
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
         Ok(())
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Pauses or resumes serving client requests (the management API keeps working).
+    pub fn set_paused(&self, paused: bool) {
+        self.paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.events.send(GatewayEvent::Paused { paused });
+        self.changes.send_modify(|v| *v += 1);
     }
 
     pub fn settings(&self) -> Arc<Settings> {
@@ -286,6 +343,8 @@ pub async fn start_with_store(
         settings: RwLock::new(Arc::new(settings)),
         cache: crate::proxy::cache_new(),
         idempotency: Default::default(),
+        events: tokio::sync::broadcast::channel(256).0,
+        paused: std::sync::atomic::AtomicBool::new(false),
         config,
         db,
         credentials,

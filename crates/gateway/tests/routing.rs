@@ -436,3 +436,41 @@ async fn passive_quota_headers_become_windows_and_status() {
     let text = v["accounts"][0]["primary"]["text"].as_str().unwrap();
     assert!(text.contains("85%") && text.contains("resets in"), "{text}");
 }
+
+#[tokio::test]
+async fn pausing_refuses_requests_and_failovers_are_announced() {
+    let env = Env::new().await;
+    env.provider("acme", "openai").await;
+    env.provider("ant", "anthropic").await;
+    env.combo(json!({"name": "work", "targets": ["acme/error-429", "ant/claude-mock"]}))
+        .await;
+    let mut events = env.gw.state().events.subscribe();
+    let (s, _) = env
+        .api(reqwest::Method::POST, "/api/pause", Value::Null)
+        .await;
+    assert_eq!(s, 200);
+    let r = env.chat("work").await;
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "gateway_paused");
+    assert!(
+        env.mock.requests().is_empty(),
+        "nothing reached the upstream"
+    );
+    env.api(reqwest::Method::POST, "/api/resume", Value::Null)
+        .await;
+    assert_eq!(env.chat("work").await.status(), 200);
+    let mut failover = None;
+    while let Ok(ev) = events.try_recv() {
+        if let switchyard_gateway::server::GatewayEvent::Failover {
+            combo, served_by, ..
+        } = ev
+        {
+            failover = Some((combo, served_by));
+        }
+    }
+    assert_eq!(
+        failover,
+        Some(("work".to_string(), "ant/claude-mock".to_string()))
+    );
+}

@@ -29,6 +29,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/routing/reset", post(reset))
         .route("/quota", get(quota))
         .route("/settings", get(get_settings).put(put_settings))
+        .route("/pause", post(pause))
+        .route("/resume", post(resume))
+        .route("/events", get(events))
 }
 
 fn bad(msg: impl Into<String>) -> ApiError {
@@ -422,11 +425,54 @@ pub async fn status(
     })))
 }
 
+async fn pause(State(state): State<Arc<AppState>>) -> Json<Value> {
+    state.set_paused(true);
+    Json(json!({"paused": true}))
+}
+
+async fn resume(State(state): State<Arc<AppState>>) -> Json<Value> {
+    state.set_paused(false);
+    Json(json!({"paused": false}))
+}
+
+/// `GET /api/events`: an SSE stream of routing events (failovers, pause) for the dashboard.
+async fn events(State(state): State<Arc<AppState>>) -> Response {
+    let rx = state.events.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    let data = serde_json::to_string(&ev).unwrap_or_default();
+                    let frame = format!("data: {data}\n\n");
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(frame)),
+                        rx,
+                    ));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
+    r
+}
+
 async fn get_settings(State(state): State<Arc<AppState>>) -> Json<Value> {
     let s = state.settings();
     Json(json!({
         "require_api_key": s.require_api_key,
         "cache_enabled": s.cache_enabled,
+        "notify": s.notify,
+        "paused": state.paused(),
         "active_alias": state.router.active_alias(),
         "global_fallback": state.router.global_fallback(),
     }))
@@ -442,6 +488,8 @@ struct SettingsIn {
     /// A combo appended to every plan as the last resort; `""` clears it.
     #[serde(default)]
     global_fallback: Option<String>,
+    #[serde(default)]
+    notify: Option<crate::server::NotifySettings>,
 }
 
 async fn put_settings(
@@ -457,6 +505,9 @@ async fn put_settings(
     }
     if let Some(v) = req.cache_enabled {
         s.cache_enabled = v;
+    }
+    if let Some(n) = req.notify {
+        s.notify = n;
     }
     if let Some(f) = req.global_fallback {
         let f = f.trim().to_string();

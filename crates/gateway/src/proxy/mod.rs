@@ -389,6 +389,14 @@ pub async fn forward_with(
         };
     let mut ledger = respond::Ledger::new(state.clone(), client, stream);
     ledger.row.requested = model.clone();
+    if state.paused() {
+        ledger.finish("rejected", 503);
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "gateway_paused",
+            "Switchyard is paused; resume it from the tray or the dashboard",
+        ));
+    }
     let key = client_key::check(&state, &headers, over.query_key.as_deref()).await;
     let key = match key {
         Ok(k) => k,
@@ -549,6 +557,13 @@ pub async fn forward_with(
                         }
                         let latency = ledger.elapsed_ms();
                         let fallback = (hops.len() > 1).then(|| hops.join(","));
+                        if let (Some(combo), true) = (&plan.combo, hops.len() > 1) {
+                            let _ = state.events.send(crate::server::GatewayEvent::Failover {
+                                combo: combo.clone(),
+                                failed: hops[..hops.len() - 1].to_vec(),
+                                served_by: label.clone(),
+                            });
+                        }
                         let cacheable = cache_key.is_some() || idem.is_some();
                         let mut resp = if cacheable {
                             cache::capture(
