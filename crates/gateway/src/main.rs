@@ -215,6 +215,12 @@ fn serve(config: GatewayConfig) -> ExitCode {
             gateway.dashboard_url()
         );
         eprintln!("data: {}", data_dir.display());
+        if !gateway.local_addr().ip().is_loopback() {
+            eprintln!(
+                "remote access: other machines need a client key for /v1 and `Authorization: Bearer {}` for the management API",
+                gateway.admin_token()
+            );
+        }
         match (keychain.can_store_secrets, keychain.persistent) {
             (true, true) => eprintln!("secrets: {} (persistent)", keychain.backend),
             _ => eprintln!(

@@ -43,6 +43,9 @@ pub struct AppState {
     pub events: tokio::sync::broadcast::Sender<GatewayEvent>,
     /// While paused, client requests get a 503 telling the user to resume (runtime only).
     paused: std::sync::atomic::AtomicBool,
+    /// What other machines must send (`Authorization: Bearer …`) to use the management API when
+    /// the gateway binds beyond loopback. Kept in the secret store; never in SQLite or logs.
+    pub admin_token: String,
 }
 
 /// Something the user may want to hear about, pushed as it happens.
@@ -224,6 +227,21 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
 }
 
+const ADMIN_TOKEN_ENTRY: &str = "admin:token";
+
+/// The per-install admin token: read from the secret store, created on first start. Without a
+/// usable store it lives for this run only (remote management then needs the printed token).
+async fn admin_token(credentials: &Credentials) -> String {
+    if let Ok(Some(t)) = credentials.get(ADMIN_TOKEN_ENTRY).await {
+        return t;
+    }
+    let t = crate::storage::keys::generate("admin");
+    if let Err(e) = credentials.set(ADMIN_TOKEN_ENTRY, &t).await {
+        tracing::debug!("admin token not persisted: {e}");
+    }
+    t
+}
+
 /// A running gateway. Dropping it does not stop the server; call [`Gateway::shutdown`].
 pub struct Gateway {
     state: Arc<AppState>,
@@ -335,6 +353,7 @@ pub async fn start_with_store(
         .map_err(storage_err)?
         .unwrap_or_default();
     let recorder = crate::usage::Recorder::start(db.clone(), crate::usage::DEFAULT_RETENTION_DAYS);
+    let admin_token = admin_token(&credentials).await;
     let state = Arc::new(AppState {
         router,
         recorder,
@@ -345,6 +364,7 @@ pub async fn start_with_store(
         idempotency: Default::default(),
         events: tokio::sync::broadcast::channel(256).0,
         paused: std::sync::atomic::AtomicBool::new(false),
+        admin_token,
         config,
         db,
         credentials,
@@ -373,7 +393,10 @@ pub async fn start_with_store(
     let task = tokio::spawn(async move {
         let served = axum::serve(
             listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+            // The peer address lets the guard demand credentials from other machines.
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
         )
         .with_graceful_shutdown(async {
             let _ = stopped.await;
@@ -417,6 +440,11 @@ impl Gateway {
     /// The shared state (the desktop shell reads combos and quota from it in-process).
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
+    }
+
+    /// The token other machines need for the management API (when bound beyond loopback).
+    pub fn admin_token(&self) -> &str {
+        &self.state.admin_token
     }
 
     pub fn keychain_status(&self) -> crate::credentials::KeychainStatus {

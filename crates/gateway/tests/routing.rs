@@ -474,3 +474,86 @@ async fn pausing_refuses_requests_and_failovers_are_announced() {
         Some(("work".to_string(), "ant/claude-mock".to_string()))
     );
 }
+
+/// This machine's address on its first non-loopback interface, if it has one.
+fn lan_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // A UDP "connect" sends nothing; it only picks the outgoing interface.
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test]
+async fn beyond_loopback_other_machines_need_the_admin_token_and_a_client_key() {
+    let Some(ip) = lan_ip() else {
+        panic!("this test needs a non-loopback IPv4 address on the machine");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let config = GatewayConfig {
+        host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        port: 0,
+        data_dir: dir.path().to_path_buf(),
+        secrets: SecretsMode::Memory,
+        max_body_bytes: 1024 * 1024,
+        allowed_hosts: vec![ip.to_string()],
+        keychain_service: "dev.switchyard.test".into(),
+        keepalive: Duration::from_millis(300),
+    };
+    let gw = start_with_store(config, db, Arc::new(MemoryStore::default()))
+        .await
+        .unwrap();
+    let port = gw.local_addr().port();
+    let http = reqwest::Client::new();
+    let remote = |p: &str| format!("http://{ip}:{port}{p}");
+    let local = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    // Loopback: no credentials needed, as before.
+    assert_eq!(
+        http.get(local("/api/providers"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Another machine (our LAN address is not loopback): the management API wants the token.
+    let r = http.get(remote("/api/providers")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(remote("/api/providers"))
+        .bearer_auth(gw.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // …and the model APIs want a client key, in the client's own error format.
+    let r = http
+        .post(remote("/v1/messages"))
+        .json(&json!({"model": "x/y", "max_tokens": 1, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "authentication_error");
+    let k: Value = http
+        .post(local("/api/keys"))
+        .header("x-switchyard-admin", "1")
+        .json(&json!({"label": "laptop"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .post(remote("/v1/chat/completions"))
+        .bearer_auth(k["key"].as_str().unwrap())
+        .json(&json!({"model": "nope/m", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "past the guard: the model is unknown");
+    gw.shutdown().await;
+}

@@ -3,7 +3,9 @@
 //! - `Host` must be a loopback name (defeats DNS rebinding: evil.example resolving to 127.0.0.1),
 //! - a browser `Origin` must be our own (CLIs and SDKs send none),
 //! - mutating management calls need `X-Switchyard-Admin: 1`, which a cross-site page cannot send
-//!   without a CORS preflight, and we answer no preflight.
+//!   without a CORS preflight, and we answer no preflight,
+//! - when the gateway binds beyond loopback, requests from other machines need credentials: the
+//!   admin token for `/api` and `/status`, a valid client key for the model APIs.
 
 use super::errors::ApiError;
 use crate::server::AppState;
@@ -67,6 +69,16 @@ pub async fn host_origin_guard(
             .into_response();
         }
     }
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = peer.filter(|ip| !ip.is_loopback()) {
+        if let Err(e) = remote_credentials(&state, req.uri().path(), headers, req.uri().query()) {
+            return e;
+        }
+        tracing::debug!(%ip, "remote request with credentials");
+    }
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD);
     if mutating
         && req.uri().path().starts_with("/api/")
@@ -90,8 +102,89 @@ pub async fn host_origin_guard(
     resp
 }
 
+/// Which credentials a request from another machine must carry (none are needed on loopback).
+#[derive(Debug, PartialEq, Eq)]
+pub enum RemoteNeed {
+    AdminToken,
+    ClientKey,
+    /// The dashboard's static files and `/health`.
+    Nothing,
+}
+
+pub fn remote_need(path: &str) -> RemoteNeed {
+    if path.starts_with("/api/") || path == "/api" || path == "/status" {
+        RemoteNeed::AdminToken
+    } else if path == "/health" || !(path.starts_with("/v1") || path.contains("/v1")) {
+        RemoteNeed::Nothing
+    } else {
+        RemoteNeed::ClientKey
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn remote_credentials(
+    state: &AppState,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+    query: Option<&str>,
+) -> Result<(), Response> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match remote_need(path) {
+        RemoteNeed::Nothing => Ok(()),
+        RemoteNeed::AdminToken => {
+            if bearer == Some(state.admin_token.as_str()) {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    "admin_token_required",
+                    "the management API answers other machines only with `Authorization: Bearer <admin token>` (printed by `switchyard serve` at start)",
+                )
+                .into_response())
+            }
+        }
+        RemoteNeed::ClientKey => {
+            let query_key = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("key=")));
+            let sent = crate::proxy::presented_key(headers, query_key);
+            if sent.is_some_and(|k| state.client_key(&crate::storage::keys::hash(k)).is_some()) {
+                return Ok(());
+            }
+            let format = if path.contains("/messages") {
+                crate::formats::Format::Messages
+            } else if path.contains("/v1beta") || path.contains(":generateContent") {
+                crate::formats::Format::Gemini
+            } else {
+                crate::formats::Format::Chat
+            };
+            Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "requests from other machines need a Switchyard client key (create one in the dashboard under Keys)",
+            )
+            .render(format))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn remote_requests_need_credentials_by_path() {
+        use super::{remote_need, RemoteNeed::*};
+        assert_eq!(remote_need("/api/providers"), AdminToken);
+        assert_eq!(remote_need("/status"), AdminToken);
+        assert_eq!(remote_need("/v1/chat/completions"), ClientKey);
+        assert_eq!(remote_need("/v1beta/models/x:generateContent"), ClientKey);
+        assert_eq!(remote_need("/codex/v1/responses"), ClientKey);
+        assert_eq!(remote_need("/health"), Nothing);
+        assert_eq!(remote_need("/"), Nothing);
+        assert_eq!(remote_need("/assets/app.wasm"), Nothing);
+    }
+
     use super::*;
 
     #[test]

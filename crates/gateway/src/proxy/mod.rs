@@ -847,6 +847,11 @@ async fn single_error(
     r
 }
 
+/// The key a client sent, from wherever it put it (for the guard).
+pub fn presented_key<'a>(headers: &'a HeaderMap, query_key: Option<&'a str>) -> Option<&'a str> {
+    client_key::presented(headers, query_key)
+}
+
 /// The client key a request carries, if it is one of ours (for `/status`).
 pub fn client_key_of(
     state: &AppState,
