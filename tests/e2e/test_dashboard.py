@@ -1,6 +1,7 @@
 """The dashboard served by the headless gateway, driven in Debian's headless Chromium."""
 
 import http.server
+import json
 import socketserver
 import tempfile
 import threading
@@ -236,3 +237,240 @@ def test_a_foreign_web_page_cannot_use_the_gateway(browser, gateway, mock):
         server.server_close()
     assert gateway.api("GET", "/api/providers")[1] == [], "the foreign page created nothing"
     assert mock.requests() == [], "a no-cors simple request from a foreign page never reached the upstream"
+
+
+# ---- routing, usage, client keys and coding tools panels ----
+
+def add_provider_in_ui(browser, name, base_url, key, models):
+    form = browser.find_element(By.ID, "add-provider")
+    form.find_element(By.NAME, "name").send_keys(name)
+    form.find_element(By.NAME, "base_url").send_keys(base_url)
+    form.find_element(By.NAME, "api_key").send_keys(key)
+    form.find_element(By.NAME, "models").send_keys(models)
+    browser.find_element(By.ID, "add-provider-submit").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "form-message"), f"Added provider {name}"))
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-provider="{name}"]')))
+
+
+def create_combo_in_ui(browser, name, strategy, picks, typed=""):
+    form = browser.find_element(By.ID, "add-combo")
+    form.find_element(By.NAME, "name").send_keys(name)
+    Select(form.find_element(By.NAME, "strategy")).select_by_value(strategy)
+    targets = form.find_element(By.NAME, "targets")
+    for pick in picks:
+        wait(browser).until(EC.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#target-picker option[value="{pick}"]')))
+        Select(browser.find_element(By.ID, "target-picker")).select_by_value(pick)
+        wait(browser).until(lambda _: targets.get_attribute("value").endswith(pick + "\n"))
+        assert Select(browser.find_element(By.ID, "target-picker")).first_selected_option.get_attribute("value") == ""
+    if typed:
+        targets.send_keys(typed)
+    browser.find_element(By.ID, "add-combo-submit").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "combos-message"), f"Created combo {name}"))
+    return wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-combo="{name}"]')))
+
+
+def combo_button(browser, combo, cls):
+    return browser.find_element(By.CSS_SELECTOR, f'tr[data-combo="{combo}"] button.{cls}')
+
+
+def refresh_usage_until(browser, predicate, seconds=20):
+    """Usage is written in batches: press Refresh until the panel shows what we expect."""
+    def check(_):
+        button = browser.find_element(By.ID, "usage-refresh")
+        if button.is_enabled():
+            button.click()
+        try:
+            return predicate()
+        except Exception:  # rows are re-rendered while we look
+            return False
+    WebDriverWait(browser, seconds, poll_frequency=0.5).until(check)
+
+
+def test_dashboard_combos_accounts_and_usage(browser, gateway, mock, artifacts):
+    browser.get(gateway.url + "/")
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "gateway-status"), "running"))
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "alias-hint"), "no combo is active yet"))
+    assert browser.find_element(By.ID, "combo-alias").text == "switchyard"
+    add_provider_in_ui(browser, "acme", mock.base_url, KEY, "mock-small, mock-large")
+
+    # The provider's default account is listed under it.
+    default = wait(browser).until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, 'tr[data-accounts-for="acme"] li[data-account="default"]')))
+    assert "enabled" in default.text and "priority 1" in default.text, default.text
+
+    # A combo: one target from the picker, one typed in; order is kept.
+    row = create_combo_in_ui(browser, "main", "priority", ["acme/mock-small"], "acme/mock-large")
+    assert "acme/mock-small\nacme/mock-large" in row.text, row.text
+    status, combos = gateway.api("GET", "/api/combos")
+    main = next(c for c in combos if c["name"] == "main")
+    assert main["strategy"] == "priority", main
+    assert [(t["provider"], t["model"]) for t in main["targets"]] == [("acme", "mock-small"), ("acme", "mock-large")]
+    assert browser.find_element(By.CSS_SELECTOR, '#add-combo [name="targets"]').get_attribute("value") == ""
+
+    # Dry run.
+    combo_button(browser, "main", "test-combo").click()
+    serve = wait(browser).until(EC.visibility_of_element_located((By.ID, "would-serve")))
+    assert serve.text == "acme/mock-small", serve.text
+    checks = browser.find_elements(By.CSS_SELECTOR, "#combo-test-result li[data-target]")
+    assert [(c.get_attribute("data-target"), c.text.split()[-1]) for c in checks] == [
+        ("acme/mock-small", "available"), ("acme/mock-large", "available")], [c.text for c in checks]
+
+    # Activate through the UI.
+    assert gateway.api("GET", "/api/combos/active")[1]["name"] is None
+    combo_button(browser, "main", "activate-combo").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "active-combo-name"), "main"))
+    assert gateway.api("GET", "/api/combos/active")[1] == {"name": "main", "alias": "switchyard"}
+    assert "active" in browser.find_element(By.CSS_SELECTOR, 'tr[data-combo="main"] td.name').text
+    assert not combo_button(browser, "main", "activate-combo").is_enabled()
+
+    # A request through the gateway with the alias shows up in the usage panel.
+    status, body = chat(gateway, "switchyard")
+    assert status == 200, (status, body)
+
+    def usage_shown():
+        cells = browser.find_element(By.CSS_SELECTOR, '#usage-by-provider tr[data-group="acme"] td.requests')
+        first = browser.find_element(By.CSS_SELECTOR, "#recent-requests tbody tr")
+        return cells.text == "1" and "acme/mock-small" in first.text and "200 ok" in first.text \
+            and "via main" in first.text and "switchyard" in first.text
+    refresh_usage_until(browser, usage_shown)
+    tokens = browser.find_element(By.CSS_SELECTOR, "#recent-requests tbody tr td.tokens").text
+    assert tokens == f"{body['usage']['prompt_tokens']}/{body['usage']['completion_tokens']}", tokens
+
+    # A second account for the provider, then disable it.
+    add = browser.find_element(By.CSS_SELECTOR, 'form.add-account[data-provider="acme"]')
+    add.find_element(By.NAME, "label").send_keys("backup")
+    add.find_element(By.NAME, "api_key").send_keys("sk-backup-account")
+    add.find_element(By.NAME, "priority").send_keys("2")
+    add.find_element(By.CSS_SELECTOR, "button.add-account-submit").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "accounts-message"), "Added account acme/backup"))
+    backup_sel = 'tr[data-accounts-for="acme"] li[data-account="backup"]'
+    backup = wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, backup_sel)))
+    assert backup.get_attribute("data-enabled") == "true" and "priority 2" in backup.text, backup.text
+    assert "sk-backup-account" not in browser.page_source
+    accounts = {a["label"]: a for a in gateway.api("GET", "/api/providers")[1][0]["accounts"]}
+    assert accounts["backup"]["enabled"] is True and accounts["backup"]["priority"] == 2, accounts
+    browser.find_element(By.CSS_SELECTOR, f"{backup_sel} button.toggle-account").click()
+    wait(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, backup_sel).get_attribute("data-enabled") == "false")
+    accounts = {a["label"]: a for a in gateway.api("GET", "/api/providers")[1][0]["accounts"]}
+    assert accounts["backup"]["enabled"] is False and accounts["default"]["enabled"] is True, accounts
+    # A duplicate label: the gateway's reason is shown.
+    add = browser.find_element(By.CSS_SELECTOR, 'form.add-account[data-provider="acme"]')
+    add.find_element(By.NAME, "label").send_keys("backup")
+    add.find_element(By.NAME, "api_key").send_keys("sk-other")
+    add.find_element(By.CSS_SELECTOR, "button.add-account-submit").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "accounts-message"), "already has an account"))
+
+    # A combo that uses another one; deleting the used one is refused with the gateway's reason.
+    create_combo_in_ui(browser, "outer", "round-robin", ["combo:main"])
+    outer = next(c for c in gateway.api("GET", "/api/combos")[1] if c["name"] == "outer")
+    assert outer["strategy"] == "round-robin" and outer["targets"][0]["kind"] == "combo", outer
+    combo_button(browser, "main", "delete-combo").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "combos-message"), "is a target of outer"))
+    assert "error" in browser.find_element(By.ID, "combos-message").get_attribute("class")
+    browser.save_screenshot(str(artifacts / "dashboard-routing.png"))
+    combo_button(browser, "outer", "delete-combo").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "combos-message"), "Deleted combo outer"))
+    wait(browser).until(EC.invisibility_of_element_located((By.CSS_SELECTOR, 'tr[data-combo="outer"]')))
+    assert [c["name"] for c in gateway.api("GET", "/api/combos")[1]] == ["main"]
+
+
+def test_dashboard_client_keys_are_shown_once(browser, gateway, artifacts):
+    browser.get(gateway.url + "/")
+    wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#client-keys tbody"), "No client keys yet"))
+    toggle = browser.find_element(By.ID, "require-api-key")
+    wait(browser).until(lambda _: toggle.is_enabled())
+    assert not toggle.is_selected()
+
+    form = browser.find_element(By.ID, "create-key")
+    form.find_element(By.NAME, "label").send_keys("laptop")
+    form.find_element(By.NAME, "daily_usd").send_keys("5")
+    browser.find_element(By.ID, "create-key-submit").click()
+    shown = wait(browser).until(EC.visibility_of_element_located((By.ID, "new-key-value"))).text
+    assert "Copy it now" in browser.find_element(By.ID, "new-key").text
+    status, keys = gateway.api("GET", "/api/keys")
+    assert len(keys) == 1 and keys[0]["label"] == "laptop" and keys[0]["daily_usd"] == 5.0, keys
+    assert shown.startswith(keys[0]["prefix"]) and len(shown) > len(keys[0]["prefix"]) + 8, (shown, keys)
+    row = wait(browser).until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, f'#client-keys tr[data-key-id="{keys[0]["id"]}"]')))
+    assert "$5.00/day" in row.text, row.text
+    browser.save_screenshot(str(artifacts / "dashboard-keys.png"))
+
+    # Requiring keys, from the dashboard: the new key works, no key is refused.
+    toggle.click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "keys-message"), "now need a key"))
+    assert gateway.api("GET", "/api/settings")[1]["require_api_key"] is True
+    assert chat(gateway, "any/model")[0] == 401
+    status, body = call("POST", gateway.url + "/v1/chat/completions",
+                        {"model": "any/model", "messages": [{"role": "user", "content": "hi"}]},
+                        {"Authorization": f"Bearer {shown}"})
+    assert status != 401, (status, body)
+
+    # After a reload only the prefix is left.
+    browser.refresh()
+    row = wait(browser).until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, f'#client-keys tr[data-key-id="{keys[0]["id"]}"]')))
+    assert keys[0]["prefix"] in row.find_element(By.CSS_SELECTOR, "td.prefix").text
+    assert shown not in browser.page_source
+    assert not browser.find_elements(By.ID, "new-key")
+    toggle = browser.find_element(By.ID, "require-api-key")
+    wait(browser).until(lambda _: toggle.is_enabled() and toggle.is_selected())
+
+    row.find_element(By.CSS_SELECTOR, "button.revoke-key").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "keys-message"), "Revoked laptop"))
+    wait(browser).until(EC.text_to_be_present_in_element(
+        (By.CSS_SELECTOR, f'#client-keys tr[data-key-id="{keys[0]["id"]}"]'), "revoked"))
+    assert gateway.api("GET", "/api/keys")[1][0]["revoked_at"] is not None
+    browser.find_element(By.ID, "require-api-key").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "keys-message"), "no longer need a key"))
+    assert gateway.api("GET", "/api/settings")[1]["require_api_key"] is False
+
+
+def test_dashboard_configures_claude_code(browser, tmp_path, artifacts):
+    home = tmp_path / "home"
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    original = b'{\n  "theme": "dark",\n  "permissions": {"allow": ["Bash(ls)"]}\n}\n'
+    settings.write_bytes(original)
+    gateway = Gateway(tmp_path / "data", env_overrides={"SWITCHYARD_TEST_HOME": str(home)})
+    try:
+        browser.get(gateway.url + "/")
+        row_sel = 'tr[data-tool="claude-code"]'
+        row = wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, row_sel)))
+        assert "not configured" in row.find_element(By.CSS_SELECTOR, "td.state").text
+        assert str(settings) in row.text, row.text
+
+        def press(cls, heading):
+            browser.find_element(By.CSS_SELECTOR, f"{row_sel} button.{cls}").click()
+            wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#tools-output h3"), heading))
+
+        # Nothing to restore yet: the gateway's message is shown.
+        press("tool-restore", "restored")
+        message = browser.find_element(By.ID, "tool-message").text
+        status, body = gateway.api("POST", "/api/tools/claude-code/restore")
+        assert status == 404 and body["error"]["code"] == "no_original", body
+        assert message == body["error"]["message"], message
+
+        press("tool-preview", "preview")
+        diff = browser.find_element(By.ID, "tool-diff").text
+        assert "ANTHROPIC_BASE_URL" in diff and gateway.url in diff, diff
+        assert browser.find_elements(By.CSS_SELECTOR, "#tool-diff .diff-add")
+        assert settings.read_bytes() == original, "preview writes nothing"
+
+        press("tool-apply", "applied")
+        hint = browser.find_element(By.ID, "tool-restart-hint").text
+        assert "Restart Claude Code" in hint, hint
+        written = json.loads(settings.read_text())
+        assert written["theme"] == "dark" and written["permissions"] == {"allow": ["Bash(ls)"]}, written
+        assert written["env"]["ANTHROPIC_BASE_URL"] == gateway.url, written
+        wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, f"{row_sel} td.state"), "uses Switchyard"))
+        panel = browser.find_element(By.ID, "tools-panel")
+        browser.execute_script("arguments[0].scrollIntoView()", panel)
+        browser.save_screenshot(str(artifacts / "dashboard-tools.png"))
+
+        press("tool-restore", "restored")
+        assert "ANTHROPIC_BASE_URL" in browser.find_element(By.ID, "tool-diff").text
+        assert settings.read_bytes() == original, settings.read_bytes()
+        wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, f"{row_sel} td.state"), "not configured"))
+    finally:
+        gateway.stop()

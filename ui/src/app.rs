@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::components::{AddProvider, HowToUse, ProviderList, StatusPanel};
+use crate::components::{
+    AddProvider, ClientKeys, CodingTools, Combos, HowToUse, ProviderList, StatusPanel, Usage,
+};
 use crate::state::{Dashboard, POLL_INTERVAL};
 
 #[component]
@@ -19,8 +21,12 @@ pub fn App() -> impl IntoView {
         <main>
             <StatusPanel dashboard=dashboard />
             <HowToUse dashboard=dashboard />
+            <Combos dashboard=dashboard />
             <ProviderList dashboard=dashboard />
             <AddProvider dashboard=dashboard />
+            <CodingTools />
+            <ClientKeys />
+            <Usage />
         </main>
     }
 }

@@ -1,9 +1,11 @@
-//! Provider table: `GET /api/providers`, with a delete button per row.
+//! Provider table: `GET /api/providers`, with a delete button per row and the accounts below it.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, format_label, Provider};
+use crate::components::accounts::AccountsRow;
+use crate::components::notice::{Note, Notice};
 use crate::state::Dashboard;
 
 const COLUMNS: &str = "6";
@@ -12,6 +14,8 @@ const COLUMNS: &str = "6";
 pub fn ProviderList(dashboard: Dashboard) -> impl IntoView {
     // Outcome of the last delete that failed; cleared by the next successful one.
     let delete_error = RwSignal::new(None::<String>);
+    // Outcome of the last account change.
+    let accounts_note = RwSignal::new(None::<Result<String, String>>);
 
     let rows = move || {
         dashboard.providers.with(|providers| match providers {
@@ -26,7 +30,9 @@ pub fn ProviderList(dashboard: Dashboard) -> impl IntoView {
             Some(Ok(list)) => list
                 .iter()
                 .cloned()
-                .map(|provider| view! { <ProviderRow provider dashboard delete_error /> })
+                .map(|provider| {
+                    view! { <ProviderRow provider dashboard delete_error accounts_note /> }
+                })
                 .collect_view()
                 .into_any(),
         })
@@ -40,6 +46,7 @@ pub fn ProviderList(dashboard: Dashboard) -> impl IntoView {
                     .get()
                     .map(|e| view! { <p id="providers-message" class="message error" role="alert">{e}</p> })
             }}
+            <Notice id="accounts-message" note=accounts_note />
             <div class="table-wrap">
                 <table id="providers">
                     <thead>
@@ -73,6 +80,7 @@ fn ProviderRow(
     provider: Provider,
     dashboard: Dashboard,
     delete_error: RwSignal<Option<String>>,
+    accounts_note: RwSignal<Note>,
 ) -> impl IntoView {
     let deleting = RwSignal::new(false);
     let name = provider.name.clone();
@@ -104,6 +112,7 @@ fn ProviderRow(
         }
     });
     let format = format_label(&provider.format).to_owned();
+    let accounts = view! { <AccountsRow provider=provider.clone() dashboard note=accounts_note columns=COLUMNS /> };
 
     view! {
         <tr data-provider=name.clone()>
@@ -128,5 +137,6 @@ fn ProviderRow(
                 </button>
             </td>
         </tr>
+        {accounts}
     }
 }
