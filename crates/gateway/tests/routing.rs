@@ -557,3 +557,36 @@ async fn beyond_loopback_other_machines_need_the_admin_token_and_a_client_key() 
     assert_eq!(r.status(), 404, "past the guard: the model is unknown");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stream_only_upstream_answers_a_non_stream_client_with_one_json() {
+    let env = Env::new().await;
+    env.provider("cx", "responses").await;
+    env.provider("oai", "openai").await;
+    for (model, format_name) in [
+        ("cx/stream-only", "responses"),
+        ("oai/stream-only", "openai"),
+    ] {
+        let r = env.chat(model).await;
+        assert_eq!(r.status(), 200, "{format_name}");
+        assert!(r
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let v: Value = r.json().await.unwrap();
+        assert!(
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Hello from mock-upstream"),
+            "{format_name}: {v}"
+        );
+        if format_name == "responses" {
+            // (A Chat upstream reports stream usage only when asked with stream_options.)
+            assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{v}");
+        }
+    }
+}

@@ -16,6 +16,7 @@
 //! - `hang`: accept the request and never answer
 //! - 429/503 errors carry `Retry-After: 7`
 //! - `drip-<ms>`: stream with that delay before each chunk (overrides the server default)
+//! - `stream-only…` (Chat, Responses): answer as a stream even when the request says `stream: false`
 //! - `flaky-<n>-<status>`: the first n requests for that exact model name answer that status (an
 //!   error body in the endpoint's format), later ones answer normally; `POST /_mock/reset` clears
 //!   the counters and the request log

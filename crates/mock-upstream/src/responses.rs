@@ -97,11 +97,13 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         json!({"id": id, "object": "response", "created_at": 1, "status": status,
         "model": model, "output": output, "usage": usage})
     };
-    if !parsed
+    // `stream-only*` models stream whatever the request asks, like Codex's backend (formats.md #8).
+    let streams = parsed
         .get("stream")
         .and_then(Value::as_bool)
         .unwrap_or(false)
-    {
+        || model.starts_with("stream-only");
+    if !streams {
         return with_quota(
             &model,
             Json(full("completed", Value::Array(output.clone()), usage)).into_response(),

@@ -276,6 +276,10 @@ pub async fn run(
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
+    if is_sse && !call.stream {
+        // A stream-only upstream answering a client that wants one JSON answer.
+        return aggregate(p, resp, upstream, call.client, t).await;
+    }
     if is_sse || call.stream {
         let kind = if passthrough {
             StreamKind::Passthrough {
@@ -461,6 +465,70 @@ async fn json_answer(
         body,
         content_type: if passthrough { content_type } else { None },
         usage,
+    })
+}
+
+async fn aggregate(
+    p: &Provider,
+    resp: reqwest::Response,
+    upstream: Format,
+    client: Format,
+    t: &Timeouts,
+) -> Result<Committed, AttemptFailure> {
+    let mut agg = super::aggregate::Aggregator::new(upstream);
+    let mut up = resp.bytes_stream();
+    let read = tokio::time::timeout(t.total, async {
+        while let Some(chunk) = up.next().await {
+            agg.feed(&chunk.map_err(|e| chain(&e))?);
+        }
+        Ok::<_, String>(())
+    })
+    .await;
+    let fail = |failure: Failure, tag: &str, message: String| {
+        Err(AttemptFailure::plain(failure, tag, message))
+    };
+    match read {
+        Err(_) => {
+            return fail(
+                Failure::OurTimeout,
+                "timeout",
+                format!("provider {:?} did not finish its stream in time", p.name),
+            )
+        }
+        Ok(Err(e)) => {
+            return fail(
+                Failure::StreamError(e.clone()),
+                "stream",
+                format!("the stream from provider {:?} broke: {e}", p.name),
+            )
+        }
+        Ok(Ok(())) => {}
+    }
+    let agg = agg.finish();
+    let has_content = agg.response.parts.iter().any(|part| match part {
+        ir::Part::Text(t) => !t.is_empty(),
+        _ => true,
+    });
+    if let (Some(err), false) = (&agg.error, has_content) {
+        return fail(
+            Failure::StreamError(err.clone()),
+            "stream-error",
+            format!("provider {:?} reported an error: {err}", p.name),
+        );
+    }
+    if !has_content {
+        return fail(
+            Failure::EmptyResponse,
+            "empty",
+            format!("provider {:?} streamed no content", p.name),
+        );
+    }
+    let body = serde_json::to_vec(&formats::encode_response(client, &agg.response))
+        .map_err(|e| AttemptFailure::plain(Failure::EmptyResponse, "empty", e.to_string()))?;
+    Ok(Committed::Json {
+        body: Bytes::from(body),
+        content_type: None,
+        usage: agg.response.usage,
     })
 }
 

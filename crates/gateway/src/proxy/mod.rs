@@ -6,6 +6,7 @@
 //! the request is decoded into the IR and encoded for the upstream; the response stream is
 //! translated event by event (nothing waits for the end).
 
+mod aggregate;
 mod attempt;
 mod cache;
 mod client_key;
