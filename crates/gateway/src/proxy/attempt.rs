@@ -484,23 +484,20 @@ async fn aggregate(
         Ok::<_, String>(())
     })
     .await;
-    let fail = |failure: Failure, tag: &str, message: String| {
-        Err(AttemptFailure::plain(failure, tag, message))
-    };
     match read {
         Err(_) => {
-            return fail(
+            return Err(AttemptFailure::plain(
                 Failure::OurTimeout,
                 "timeout",
                 format!("provider {:?} did not finish its stream in time", p.name),
-            )
+            ))
         }
         Ok(Err(e)) => {
-            return fail(
+            return Err(AttemptFailure::plain(
                 Failure::StreamError(e.clone()),
                 "stream",
                 format!("the stream from provider {:?} broke: {e}", p.name),
-            )
+            ))
         }
         Ok(Ok(())) => {}
     }
@@ -510,18 +507,18 @@ async fn aggregate(
         _ => true,
     });
     if let (Some(err), false) = (&agg.error, has_content) {
-        return fail(
+        return Err(AttemptFailure::plain(
             Failure::StreamError(err.clone()),
             "stream-error",
             format!("provider {:?} reported an error: {err}", p.name),
-        );
+        ));
     }
     if !has_content {
-        return fail(
+        return Err(AttemptFailure::plain(
             Failure::EmptyResponse,
             "empty",
             format!("provider {:?} streamed no content", p.name),
-        );
+        ));
     }
     let body = serde_json::to_vec(&formats::encode_response(client, &agg.response))
         .map_err(|e| AttemptFailure::plain(Failure::EmptyResponse, "empty", e.to_string()))?;
