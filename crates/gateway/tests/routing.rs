@@ -590,3 +590,53 @@ async fn a_stream_only_upstream_answers_a_non_stream_client_with_one_json() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_response_cache_and_idempotency_keys_spare_the_upstream() {
+    let env = Env::new().await;
+    env.provider("acme", "openai").await;
+    let body = json!({"model": "acme/mock-small", "temperature": 0,
+        "messages": [{"role": "user", "content": "same question"}]});
+    let send = |b: &Value, h: Option<(&str, &str)>| {
+        let mut r = env.http.post(env.url("/v1/chat/completions")).json(b);
+        if let Some((k, v)) = h {
+            r = r.header(k, v);
+        }
+        r.send()
+    };
+    // Off by default: two identical requests both reach the upstream.
+    send(&body, None).await.unwrap();
+    send(&body, None).await.unwrap();
+    assert_eq!(env.mock.requests().len(), 2);
+    env.api(
+        reqwest::Method::PUT,
+        "/api/settings",
+        json!({"cache_enabled": true}),
+    )
+    .await;
+    let a = send(&body, None).await.unwrap();
+    assert_eq!(header(&a, "x-switchyard-cache"), "MISS");
+    let a: Value = a.json().await.unwrap();
+    let b = send(&body, None).await.unwrap();
+    assert_eq!(header(&b, "x-switchyard-cache"), "HIT");
+    let b: Value = b.json().await.unwrap();
+    assert_eq!(a, b, "the cached answer is the same answer");
+    assert_eq!(env.mock.requests().len(), 3);
+    // Bypass header, and a non-zero temperature, go to the upstream.
+    send(&body, Some(("x-switchyard-no-cache", "true")))
+        .await
+        .unwrap();
+    let mut warm = body.clone();
+    warm["temperature"] = json!(0.7);
+    send(&warm, None).await.unwrap();
+    send(&warm, None).await.unwrap();
+    assert_eq!(env.mock.requests().len(), 6);
+    // Idempotency: a duplicate within the window replays the first answer.
+    let once =
+        json!({"model": "acme/mock-large", "messages": [{"role": "user", "content": "pay once"}]});
+    let first = send(&once, Some(("idempotency-key", "k-1"))).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let again = send(&once, Some(("idempotency-key", "k-1"))).await.unwrap();
+    assert_eq!(header(&again, "x-switchyard-idempotent"), "replay");
+    assert_eq!(env.mock.requests().len(), 7);
+}
