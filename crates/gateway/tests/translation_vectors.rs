@@ -1,7 +1,8 @@
 //! Translation vectors as data: each file under `tests/vectors/` is one case, so a new case is a
 //! new file. `request/*.json`: a client request and the exact upstream request it must become.
 //! `stream/*.json`: upstream SSE chunks (fed one by one, as they would arrive) and the client
-//! events that must come out (ids and timestamps, which are generated, are not compared).
+//! events that must come out (ids and timestamps, which are generated, are not compared); an
+//! optional `request` (the client's request) gives the translator the request's tool names.
 //! Run with `BLESS=1` to print the actual output of a failing case for review.
 
 use serde_json::Value;
@@ -129,6 +130,13 @@ fn stream_vectors() {
             case["model"].as_str().unwrap_or("m"),
             case["include_usage"].as_bool().unwrap_or(false),
         );
+        // With the client's request, the translator knows its tools as the proxy does
+        // (shortened names restored, freeform calls for Responses clients).
+        if let Some(request) = case.get("request") {
+            let ir = formats::decode_request(format(&case, "client"), request)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            t = t.with_tool_names(formats::ToolNames::new(&ir, format(&case, "upstream")));
+        }
         let mut out = String::new();
         for chunk in case["upstream_sse"]
             .as_array()

@@ -157,6 +157,7 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
                 .get("parameters")
                 .cloned()
                 .unwrap_or(json!({"type": "object"})),
+            kind: ir::ToolKind::Function,
         });
     }
     req.tool_choice = match obj.get("tool_choice") {
@@ -264,7 +265,17 @@ pub fn encode_request(req: &Request) -> Value {
     if !req.system.is_empty() {
         messages.push(json!({"role": "system", "content": req.system.join("\n\n")}));
     }
-    for m in &req.messages {
+    // Mid-conversation system entries keep their place (formats.md §3, #29), after the tool
+    // messages that must directly follow the assistant turn they answer.
+    let system_at = |i: usize, messages: &mut Vec<Value>| {
+        for (_, text) in req.system_inline.iter().filter(|(at, _)| *at == i) {
+            messages.push(json!({"role": "system", "content": text}));
+        }
+    };
+    for (i, m) in req.messages.iter().enumerate() {
+        if m.role == Role::Assistant {
+            system_at(i, &mut messages);
+        }
         match m.role {
             Role::User => {
                 // Tool results become `tool` messages, placed before the user's own content.
@@ -281,6 +292,7 @@ pub fn encode_request(req: &Request) -> Value {
                         other => rest.push(other.clone()),
                     }
                 }
+                system_at(i, &mut messages);
                 if !rest.is_empty() {
                     messages.push(json!({"role": "user", "content": parts_content(&rest)}));
                 }
@@ -317,6 +329,7 @@ pub fn encode_request(req: &Request) -> Value {
             }
         }
     }
+    system_at(req.messages.len(), &mut messages);
     let mut out = Map::new();
     out.insert("model".into(), json!(req.model));
     out.insert("messages".into(), Value::Array(messages));

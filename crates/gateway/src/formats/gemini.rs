@@ -199,6 +199,7 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
                 name: name.into(),
                 description: d.get("description").and_then(Value::as_str).map(Into::into),
                 parameters: schema,
+                kind: ir::ToolKind::Function,
             });
         }
     }
@@ -253,7 +254,7 @@ pub fn encode_request(req: &Request) -> Value {
             }
         }
     }
-    let mut contents = Vec::new();
+    let mut contents: Vec<Value> = Vec::new();
     for m in &req.messages {
         let parts: Vec<Value> = m
             .parts
@@ -293,7 +294,15 @@ pub fn encode_request(req: &Request) -> Value {
         } else {
             "model"
         };
-        contents.push(json!({"role": role, "parts": parts}));
+        // Consecutive turns of one role are merged (the IR keeps a user turn split around a
+        // mid-conversation system entry, which Gemini moves to the system instruction).
+        match contents.last_mut() {
+            Some(last) if last["role"] == role => last["parts"]
+                .as_array_mut()
+                .expect("parts is an array")
+                .extend(parts),
+            _ => contents.push(json!({"role": role, "parts": parts})),
+        }
     }
     // Gemini 3 rejects a functionCall in history without its thoughtSignature. History that reaches
     // this encoder came from another format, so no real signature exists: Google's documented
@@ -310,10 +319,17 @@ pub fn encode_request(req: &Request) -> Value {
     }
     let mut out = Map::new();
     out.insert("contents".into(), Value::Array(contents));
-    if !req.system.is_empty() {
+    // Mid-conversation system entries are appended to the system instruction (formats.md §3).
+    let system: Vec<&str> = req
+        .system
+        .iter()
+        .chain(req.system_inline.iter().map(|(_, t)| t))
+        .map(String::as_str)
+        .collect();
+    if !system.is_empty() {
         out.insert(
             "systemInstruction".into(),
-            json!({"parts": [{"text": req.system.join("\n\n")}]}),
+            json!({"parts": [{"text": system.join("\n\n")}]}),
         );
     }
     if !req.tools.is_empty() {

@@ -8,6 +8,10 @@ pub struct Request {
     pub model: String,
     /// System prompt pieces, in order.
     pub system: Vec<String>,
+    /// System entries inside the conversation (Claude Code's mid-conversation `role: system`,
+    /// formats.md §3, #29): `(index of the message they precede, text)`. Chat and Responses
+    /// targets keep them at that position; Messages and Gemini append them to the system prompt.
+    pub system_inline: Vec<(usize, String)>,
     pub messages: Vec<Message>,
     pub tools: Vec<Tool>,
     pub tool_choice: Option<ToolChoice>,
@@ -83,6 +87,44 @@ pub struct Tool {
     pub description: Option<String>,
     /// JSON Schema of the arguments.
     pub parameters: Value,
+    pub kind: ToolKind,
+}
+
+/// What kind of tool a client declared.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ToolKind {
+    #[default]
+    Function,
+    /// A Responses freeform tool (`type: "custom"`, e.g. Codex `apply_patch`): the model writes
+    /// plain text, not JSON. In the IR it is a function taking `{input: string}` (formats.md §4,
+    /// #16); calls carry `{"input": "<text>"}` as their arguments. `format` is the client's
+    /// grammar/format object, replayed only to Responses upstreams.
+    Freeform { format: Option<Value> },
+}
+
+/// The schema a freeform tool gets on targets that only know functions.
+pub fn freeform_schema() -> Value {
+    serde_json::json!({"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]})
+}
+
+/// The text of a freeform call from its IR arguments (`{"input": "…"}`); anything else is kept
+/// as it came rather than dropped.
+pub fn freeform_input(arguments: &str) -> String {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(Value::Object(o)) => match o.get("input").or(o.get("_raw")) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None if o.is_empty() => String::new(),
+            None => Value::Object(o).to_string(),
+        },
+        Ok(Value::String(s)) => s,
+        _ => arguments.to_string(),
+    }
+}
+
+/// A freeform call's text as IR arguments.
+pub fn freeform_arguments(input: &str) -> String {
+    serde_json::json!({ "input": input }).to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -123,23 +123,34 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
         .get("messages")
         .and_then(Value::as_array)
         .ok_or("messages: field required (an array)")?;
+    // After a mid-conversation system entry the next user turn is not merged into the previous
+    // one, so the entry keeps its place between them. (Assistant turns are still merged: a
+    // tool-call turn must stay whole for its results to follow it.)
+    let mut after_system = false;
     for m in msgs {
         let content = m.get("content").unwrap_or(&Value::Null);
         let role = match m.get("role").and_then(Value::as_str) {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
-            // Claude Code's mid-conversation system entries: relocated to the system prompt.
+            // Claude Code's mid-conversation system entries (formats.md §3, #29): kept at their
+            // position for Chat/Responses targets, appended to the system prompt for the others.
             Some("system") => {
-                req.system.extend(system_text(content));
+                let at = req.messages.len();
+                req.system_inline
+                    .extend(system_text(content).into_iter().map(|t| (at, t)));
+                after_system = true;
                 continue;
             }
             other => return Err(format!("messages: role {other:?} is not supported")),
         };
         let parts = blocks_to_parts(content)?;
         match req.messages.last_mut() {
-            Some(last) if last.role == role => last.parts.extend(parts),
+            Some(last) if last.role == role && (!after_system || role == Role::Assistant) => {
+                last.parts.extend(parts)
+            }
             _ => req.messages.push(Message { role, parts }),
         }
+        after_system = false;
     }
     req.stop = obj
         .get("stop_sequences")
@@ -169,6 +180,7 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
                 .get("input_schema")
                 .cloned()
                 .unwrap_or(json!({"type": "object"})),
+            kind: ir::ToolKind::Function,
         });
     }
     if let Some(tc) = obj.get("tool_choice") {
@@ -379,6 +391,7 @@ pub fn encode_request(req: &Request) -> Value {
     }
     out.insert("max_tokens".into(), json!(max_tokens));
     let mut system = req.system.clone();
+    system.extend(req.system_inline.iter().map(|(_, t)| t.clone()));
     // Structured output as an instruction: understood by every Claude model, where the native
     // `output_config.format` is rejected by older ones (formats.md §11, last resort, made first).
     match &req.response_format {

@@ -10,8 +10,10 @@ pub mod ir;
 pub mod messages;
 pub mod responses;
 pub mod sse;
+pub mod tools;
 mod translate;
 
+pub use tools::ToolNames;
 pub use translate::{Seen, StreamTranslator, StreamWatch};
 
 use serde::{Deserialize, Serialize};
@@ -83,6 +85,10 @@ pub trait StreamEncoder: Send {
     /// Renders IR events as client bytes (complete SSE frames).
     fn encode(&mut self, event: &ir::Event) -> String;
 
+    /// The client's freeform tools (Responses `custom`): their calls are rendered as
+    /// `custom_tool_call` items. Only the Responses encoder cares.
+    fn set_freeform_tools(&mut self, _names: &std::collections::HashSet<String>) {}
+
     /// A keepalive in this client's framing: an SSE comment by default, never data that strict
     /// clients would try to parse.
     fn keepalive(&mut self) -> String {
@@ -122,7 +128,12 @@ pub fn decode_request(f: Format, body: &serde_json::Value) -> Result<ir::Request
     Ok(req)
 }
 
+/// The upstream request. Call ids are made unique and tool names the target would reject are
+/// shortened first ([`tools::prepare`]); the answer side undoes the renaming with
+/// [`ToolNames::new`] built from the same `req`.
 pub fn encode_request(f: Format, req: &ir::Request) -> serde_json::Value {
+    let req = tools::prepare(req, f);
+    let req = req.as_ref();
     match f {
         Format::Chat => chat::encode_request(req),
         Format::Messages => messages::encode_request(req),
@@ -146,6 +157,21 @@ pub fn encode_response(f: Format, resp: &ir::Response) -> serde_json::Value {
         Format::Messages => messages::encode_response(resp),
         Format::Responses => responses::encode_response(resp),
         Format::Gemini => gemini::encode_response(resp),
+    }
+}
+
+/// The client's answer for a request whose IR gave `names` ([`ToolNames::new`] with the
+/// request and the upstream format): the client's tool names are restored and freeform calls
+/// become `custom_tool_call` items for Responses clients.
+pub fn encode_response_for(f: Format, resp: &ir::Response, names: &ToolNames) -> serde_json::Value {
+    if names.is_empty() {
+        return encode_response(f, resp);
+    }
+    let mut resp = resp.clone();
+    names.restore_response(&mut resp);
+    match f {
+        Format::Responses => responses::encode_response_with(&resp, names.freeform()),
+        other => encode_response(other, &resp),
     }
 }
 

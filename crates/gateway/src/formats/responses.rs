@@ -157,6 +157,7 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
                         .get("parameters")
                         .cloned()
                         .unwrap_or(json!({"type": "object"})),
+                    kind: ir::ToolKind::Function,
                 });
             }
             // Freeform tools (Codex `apply_patch`) become a function taking one string (#16).
@@ -167,7 +168,10 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
                 req.tools.push(ir::Tool {
                     name: name.into(),
                     description: t.get("description").and_then(Value::as_str).map(Into::into),
-                    parameters: json!({"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}),
+                    parameters: ir::freeform_schema(),
+                    kind: ir::ToolKind::Freeform {
+                        format: t.get("format").cloned(),
+                    },
                 });
             }
             _ => {} // built-in tools (web_search…) exist only on OpenAI itself
@@ -227,8 +231,39 @@ pub fn call_id(id: &str) -> String {
 }
 
 pub fn encode_request(req: &Request) -> Value {
+    // Freeform tools stay freeform here: their calls and outputs are replayed as custom items.
+    let freeform: std::collections::HashSet<&str> = req
+        .tools
+        .iter()
+        .filter(|t| matches!(t.kind, ir::ToolKind::Freeform { .. }))
+        .map(|t| t.name.as_str())
+        .collect();
+    let custom_calls: std::collections::HashSet<&str> = req
+        .messages
+        .iter()
+        .flat_map(|m| &m.parts)
+        .filter_map(|p| match p {
+            Part::ToolCall { id, name, .. } if freeform.contains(name.as_str()) => {
+                Some(id.as_str())
+            }
+            _ => None,
+        })
+        .collect();
     let mut input = Vec::new();
-    for m in &req.messages {
+    let system_at = |i: usize, input: &mut Vec<Value>| {
+        for (_, text) in req.system_inline.iter().filter(|(at, _)| *at == i) {
+            input.push(json!({"type": "message", "role": "developer",
+                              "content": [{"type": "input_text", "text": text}]}));
+        }
+    };
+    for (i, m) in req.messages.iter().enumerate() {
+        // A mid-conversation system entry keeps its place, after the tool outputs that must
+        // directly answer the previous turn (formats.md §3, #29).
+        let mut system_pending = true;
+        if m.role == Role::Assistant {
+            system_at(i, &mut input);
+            system_pending = false;
+        }
         let mut content = Vec::new();
         let flush = |content: &mut Vec<Value>, input: &mut Vec<Value>| {
             if !content.is_empty() {
@@ -243,6 +278,10 @@ pub fn encode_request(req: &Request) -> Value {
             }
         };
         for p in &m.parts {
+            if system_pending && !matches!(p, Part::ToolResult { .. }) {
+                system_at(i, &mut input);
+                system_pending = false;
+            }
             match p {
                 Part::Text(t) if t.is_empty() => {}
                 Part::Text(t) => content.push(match m.role {
@@ -255,7 +294,11 @@ pub fn encode_request(req: &Request) -> Value {
                 }})),
                 Part::ToolCall { id, name, arguments } => {
                     flush(&mut content, &mut input);
-                    input.push(json!({"type": "function_call", "call_id": call_id(id), "name": name, "arguments": arguments}));
+                    if freeform.contains(name.as_str()) {
+                        input.push(json!({"type": "custom_tool_call", "call_id": call_id(id), "name": name, "input": ir::freeform_input(arguments)}));
+                    } else {
+                        input.push(json!({"type": "function_call", "call_id": call_id(id), "name": name, "arguments": arguments}));
+                    }
                 }
                 Part::ToolResult { call_id, content: c, .. } => {
                     flush(&mut content, &mut input);
@@ -266,13 +309,22 @@ pub fn encode_request(req: &Request) -> Value {
                             _ => None,
                         })
                         .collect();
-                    input.push(json!({"type": "function_call_output", "call_id": self::call_id(call_id), "output": text}));
+                    let kind = if custom_calls.contains(call_id.as_str()) {
+                        "custom_tool_call_output"
+                    } else {
+                        "function_call_output"
+                    };
+                    input.push(json!({"type": kind, "call_id": self::call_id(call_id), "output": text}));
                 }
                 Part::Thinking { .. } => {}
             }
         }
         flush(&mut content, &mut input);
+        if system_pending {
+            system_at(i, &mut input);
+        }
     }
+    system_at(req.messages.len(), &mut input);
     let mut out = Map::new();
     out.insert("model".into(), json!(req.model));
     if !req.system.is_empty() {
@@ -293,7 +345,18 @@ pub fn encode_request(req: &Request) -> Value {
             .tools
             .iter()
             .map(|t| {
-                let mut v = json!({"type": "function", "name": t.name, "parameters": t.parameters});
+                let mut v = match &t.kind {
+                    ir::ToolKind::Freeform { format } => {
+                        let mut v = json!({"type": "custom", "name": t.name});
+                        if let Some(f) = format {
+                            v["format"] = f.clone();
+                        }
+                        v
+                    }
+                    ir::ToolKind::Function => {
+                        json!({"type": "function", "name": t.name, "parameters": t.parameters})
+                    }
+                };
                 if let Some(d) = &t.description {
                     v["description"] = json!(d);
                 }
@@ -309,6 +372,9 @@ pub fn encode_request(req: &Request) -> Value {
                 ir::ToolChoice::Auto => json!("auto"),
                 ir::ToolChoice::None => json!("none"),
                 ir::ToolChoice::Required => json!("required"),
+                ir::ToolChoice::Tool(n) if freeform.contains(n.as_str()) => {
+                    json!({"type": "custom", "name": n})
+                }
                 ir::ToolChoice::Tool(n) => json!({"type": "function", "name": n}),
             },
         );
@@ -413,6 +479,23 @@ pub fn decode_response(body: &Value) -> Result<ir::Response, String> {
                     .unwrap_or("{}")
                     .into(),
             }),
+            Some("custom_tool_call") => parts.push(Part::ToolCall {
+                id: item
+                    .get("call_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                name: item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                arguments: ir::freeform_arguments(
+                    item.get("input")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ),
+            }),
             Some("reasoning") => {
                 let text: String = item
                     .get("summary")
@@ -508,6 +591,15 @@ fn response_object(
 }
 
 pub fn encode_response(r: &ir::Response) -> Value {
+    encode_response_with(r, &Default::default())
+}
+
+/// Calls of the client's freeform tools (`freeform`, by the client's names) become
+/// `custom_tool_call` items carrying the text as `input` (formats.md §4, #16).
+pub fn encode_response_with(
+    r: &ir::Response,
+    freeform: &std::collections::HashSet<String>,
+) -> Value {
     let mut output = Vec::new();
     let reasoning: String = r
         .parts
@@ -539,10 +631,13 @@ pub fn encode_response(r: &ir::Response) -> Value {
             arguments,
         } = p
         {
-            output.push(
+            output.push(if freeform.contains(name) {
+                json!({"type": "custom_tool_call", "id": format!("ctc_{id}"), "call_id": id,
+                       "name": name, "input": ir::freeform_input(arguments), "status": "completed"})
+            } else {
                 json!({"type": "function_call", "id": format!("fc_{id}"), "call_id": id,
-                               "name": name, "arguments": arguments, "status": "completed"}),
-            );
+                       "name": name, "arguments": arguments, "status": "completed"})
+            });
         }
     }
     let (status, incomplete) = status_of(r.finish.unwrap_or(FinishReason::Stop));
@@ -564,8 +659,37 @@ pub fn encode_response(r: &ir::Response) -> Value {
 pub struct ResponsesStreamDecoder {
     /// output_index → tool ordinal.
     tools: HashMap<u64, usize>,
+    /// Freeform calls by output_index: their text is re-encoded as `{"input": "…"}` arguments,
+    /// opened at the start and closed when the item is done.
+    custom: HashMap<u64, CustomCall>,
     next_tool: usize,
     done: bool,
+}
+
+#[derive(Default)]
+struct CustomCall {
+    ordinal: usize,
+    input: String,
+    closed: bool,
+}
+
+impl ResponsesStreamDecoder {
+    /// Closes the `{"input": "` arguments of a freeform call, adding text it did not stream.
+    fn close_custom(&mut self, idx: u64, full: Option<&str>) -> Vec<Event> {
+        let Some(c) = self.custom.get_mut(&idx).filter(|c| !c.closed) else {
+            return vec![];
+        };
+        c.closed = true;
+        let mut fragment = String::new();
+        if let Some(rest) = full.and_then(|f| f.strip_prefix(c.input.as_str())) {
+            fragment += &super::tools::json_escape(rest);
+        }
+        fragment += "\"}";
+        vec![Event::ToolArgsDelta {
+            index: c.ordinal,
+            fragment,
+        }]
+    }
 }
 
 impl StreamDecoder for ResponsesStreamDecoder {
@@ -595,15 +719,14 @@ impl StreamDecoder for ResponsesStreamDecoder {
             }],
             "response.output_item.added" => {
                 let item = v.get("item").unwrap_or(&Value::Null);
-                if item.get("type").and_then(Value::as_str) != Some("function_call") {
+                let kind = item.get("type").and_then(Value::as_str);
+                if kind != Some("function_call") && kind != Some("custom_tool_call") {
                     return vec![];
                 }
                 let ordinal = self.next_tool;
                 self.next_tool += 1;
-                self.tools.insert(
-                    v.get("output_index").and_then(Value::as_u64).unwrap_or(0),
-                    ordinal,
-                );
+                let idx = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+                self.tools.insert(idx, ordinal);
                 let mut out = vec![Event::ToolCallStart {
                     index: ordinal,
                     id: item
@@ -617,6 +740,22 @@ impl StreamDecoder for ResponsesStreamDecoder {
                         .unwrap_or_default()
                         .into(),
                 }];
+                if kind == Some("custom_tool_call") {
+                    let input = item.get("input").and_then(Value::as_str).unwrap_or("");
+                    self.custom.insert(
+                        idx,
+                        CustomCall {
+                            ordinal,
+                            input: input.into(),
+                            closed: false,
+                        },
+                    );
+                    out.push(Event::ToolArgsDelta {
+                        index: ordinal,
+                        fragment: format!("{{\"input\":\"{}", super::tools::json_escape(input)),
+                    });
+                    return out;
+                }
                 if let Some(a) = item
                     .get("arguments")
                     .and_then(Value::as_str)
@@ -643,10 +782,34 @@ impl StreamDecoder for ResponsesStreamDecoder {
                     None => vec![],
                 }
             }
+            "response.custom_tool_call_input.delta" => {
+                let idx = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+                let delta = s("delta");
+                match self.custom.get_mut(&idx).filter(|c| !c.closed) {
+                    Some(c) if !delta.is_empty() => {
+                        c.input.push_str(&delta);
+                        vec![Event::ToolArgsDelta {
+                            index: c.ordinal,
+                            fragment: super::tools::json_escape(&delta),
+                        }]
+                    }
+                    _ => vec![],
+                }
+            }
+            "response.output_item.done" => {
+                let idx = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+                let full = v.pointer("/item/input").and_then(Value::as_str);
+                self.close_custom(idx, full)
+            }
             "response.completed" | "response.incomplete" if !self.done => {
                 self.done = true;
                 let r = v.get("response").unwrap_or(&Value::Null);
                 let mut out = Vec::new();
+                let mut open: Vec<u64> = self.custom.keys().copied().collect();
+                open.sort_unstable();
+                for idx in open {
+                    out.extend(self.close_custom(idx, None));
+                }
                 if let Some(u) = r.get("usage").filter(|u| u.is_object()) {
                     out.push(Event::Usage(usage_of(u)));
                 }
@@ -691,6 +854,13 @@ enum Item {
         name: String,
         args: String,
     },
+    /// A freeform call: the `{"input": "…"}` arguments are streamed as the text itself.
+    Custom {
+        ordinal: usize,
+        call_id: String,
+        name: String,
+        unwrap: super::tools::InputUnwrapper,
+    },
 }
 
 /// IR events → Responses SSE (client): `response.created`, items opened and closed in order,
@@ -704,11 +874,14 @@ pub struct ResponsesStreamEncoder {
     open: Option<(usize, String, Item)>,
     output: Vec<Value>,
     usage: Usage,
+    /// The client's freeform tools: their calls become `custom_tool_call` items.
+    freeform: std::collections::HashSet<String>,
 }
 
 impl ResponsesStreamEncoder {
     pub fn new(model: &str) -> Self {
         Self {
+            freeform: Default::default(),
             id: ir::new_id("resp_"),
             model: model.into(),
             created: now_secs(),
@@ -779,6 +952,26 @@ impl ResponsesStreamEncoder {
                 );
                 json!({"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": args, "status": "completed"})
             }
+            Item::Custom {
+                call_id,
+                name,
+                mut unwrap,
+                ..
+            } => {
+                let rest = unwrap.finish();
+                if !rest.is_empty() {
+                    out += &self.ev(
+                        "response.custom_tool_call_input.delta",
+                        json!({"item_id": item_id, "output_index": idx, "delta": rest}),
+                    );
+                }
+                let input = unwrap.input().to_string();
+                out += &self.ev(
+                    "response.custom_tool_call_input.done",
+                    json!({"item_id": item_id, "output_index": idx, "input": input}),
+                );
+                json!({"type": "custom_tool_call", "id": item_id, "call_id": call_id, "name": name, "input": input, "status": "completed"})
+            }
         };
         out += &self.ev(
             "response.output_item.done",
@@ -813,6 +1006,13 @@ impl ResponsesStreamEncoder {
                     json!({"type": "function_call", "id": id, "call_id": call_id, "name": name, "arguments": "", "status": "in_progress"}),
                 )
             }
+            Item::Custom { call_id, name, .. } => {
+                let id = format!("ctc_{call_id}");
+                (
+                    id.clone(),
+                    json!({"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": "", "status": "in_progress"}),
+                )
+            }
         };
         out += &self.ev(
             "response.output_item.added",
@@ -833,7 +1033,7 @@ impl ResponsesStreamEncoder {
                     "part": {"type": "summary_text", "text": ""}}),
                 );
             }
-            Item::Function { .. } => {}
+            Item::Function { .. } | Item::Custom { .. } => {}
         }
         self.open = Some((idx, item_id, item));
         out
@@ -841,6 +1041,10 @@ impl ResponsesStreamEncoder {
 }
 
 impl StreamEncoder for ResponsesStreamEncoder {
+    fn set_freeform_tools(&mut self, names: &std::collections::HashSet<String>) {
+        self.freeform = names.clone();
+    }
+
     fn encode(&mut self, event: &Event) -> String {
         match event {
             Event::Start { id, .. } => self.start(Some(id)),
@@ -879,18 +1083,42 @@ impl StreamEncoder for ResponsesStreamEncoder {
             Event::SignatureDelta(_) => String::new(),
             Event::ToolCallStart { index, id, name } => {
                 let out = self.start(None);
-                out + &self.open_item(Item::Function {
-                    ordinal: *index,
-                    call_id: id.clone(),
-                    name: name.clone(),
-                    args: String::new(),
-                })
+                let item = if self.freeform.contains(name) {
+                    Item::Custom {
+                        ordinal: *index,
+                        call_id: id.clone(),
+                        name: name.clone(),
+                        unwrap: Default::default(),
+                    }
+                } else {
+                    Item::Function {
+                        ordinal: *index,
+                        call_id: id.clone(),
+                        name: name.clone(),
+                        args: String::new(),
+                    }
+                };
+                out + &self.open_item(item)
             }
             Event::ToolArgsDelta { index, fragment } => {
                 let (idx, item_id) = match &mut self.open {
                     Some((idx, id, Item::Function { ordinal, args, .. })) if ordinal == index => {
                         args.push_str(fragment);
                         (*idx, id.clone())
+                    }
+                    Some((
+                        idx,
+                        id,
+                        Item::Custom {
+                            ordinal, unwrap, ..
+                        },
+                    )) if ordinal == index => {
+                        let text = unwrap.feed(fragment);
+                        if text.is_empty() {
+                            return String::new();
+                        }
+                        let v = json!({"item_id": id, "output_index": idx, "delta": text});
+                        return self.ev("response.custom_tool_call_input.delta", v);
                     }
                     _ => return String::new(),
                 };

@@ -2,6 +2,7 @@
 
 use super::{
     ir, sse, sse::SseParser, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder,
+    ToolNames,
 };
 
 /// Upstream SSE → client SSE, one event at a time.
@@ -10,6 +11,8 @@ pub struct StreamTranslator {
     decoder: Box<dyn StreamDecoder>,
     encoder: Box<dyn StreamEncoder>,
     finished: bool,
+    /// Upstream tool names → the client's (formats.md §4).
+    names: ToolNames,
     /// What the router and the request log need to know about the stream so far.
     pub seen: Seen,
 }
@@ -90,6 +93,21 @@ impl StreamTranslator {
         Self::with_encoder(upstream, stream_encoder(client, model, include_usage))
     }
 
+    /// For the answer to `req` (the client's IR request): tool names shortened for the upstream
+    /// are restored and freeform calls reach a Responses client as `custom_tool_call` items.
+    pub fn for_request(upstream: Format, client: Format, model: &str, req: &ir::Request) -> Self {
+        Self::new(upstream, client, model, req.include_usage)
+            .with_tool_names(ToolNames::new(req, upstream))
+    }
+
+    /// Adds the request's tool facts ([`ToolNames::new`]) to a translator built another way
+    /// (e.g. [`Self::with_encoder`]).
+    pub fn with_tool_names(mut self, names: ToolNames) -> Self {
+        self.encoder.set_freeform_tools(names.freeform());
+        self.names = names;
+        self
+    }
+
     /// With a specific client encoder (e.g. Gemini's JSON-array framing).
     pub fn with_encoder(upstream: Format, encoder: Box<dyn StreamEncoder>) -> Self {
         Self {
@@ -97,6 +115,7 @@ impl StreamTranslator {
             decoder: stream_decoder(upstream),
             encoder,
             finished: false,
+            names: ToolNames::default(),
             seen: Seen::default(),
         }
     }
@@ -104,9 +123,12 @@ impl StreamTranslator {
     fn events(&mut self, events: Vec<sse::SseEvent>) -> String {
         let mut out = String::new();
         for ev in events {
-            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
+            for mut e in self.decoder.event(ev.event.as_deref(), &ev.data) {
                 if self.finished {
                     break;
+                }
+                if let ir::Event::ToolCallStart { name, .. } = &mut e {
+                    *name = self.names.client_name(name).to_string();
                 }
                 self.seen.note(&e);
                 if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
