@@ -442,7 +442,7 @@ def test_dashboard_configures_claude_code(browser, tmp_path, artifacts):
 
         def press(cls, heading):
             browser.find_element(By.CSS_SELECTOR, f"{row_sel} button.{cls}").click()
-            wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#tools-output h3"), heading))
+            wait(browser).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#tools-output h3"), f"Claude Code: {heading}"))
 
         # Nothing to restore yet: the gateway's message is shown.
         press("tool-restore", "restored")

@@ -92,6 +92,14 @@ fn placeholder(class: &'static str, text: String) -> AnyView {
     .into_any()
 }
 
+/// The buttons of a combo row.
+#[derive(Clone, Copy)]
+enum Action {
+    Activate,
+    Test,
+    Delete,
+}
+
 #[component]
 fn ComboRow(
     combo: Combo,
@@ -104,21 +112,21 @@ fn ComboRow(
     let name = combo.name.clone();
 
     // Runs one call for this combo, then reports and refreshes.
-    let run = move |label: &'static str| {
+    let run = move |action: Action| {
         let name = name.clone();
         move |_| {
             let name = name.clone();
             busy.set(true);
             note.set(None);
             spawn_local(async move {
-                let outcome = match label {
-                    "activate" => api::activate_combo(&name)
+                let outcome = match action {
+                    Action::Activate => api::activate_combo(&name)
                         .await
                         .map(|a| format!("{name} is active: clients using {} reach it", a.alias)),
-                    "delete" => api::delete_combo(&name)
+                    Action::Delete => api::delete_combo(&name)
                         .await
                         .map(|()| format!("Deleted combo {name}")),
-                    _ => match api::test_combo(&name).await {
+                    Action::Test => match api::test_combo(&name).await {
                         Ok(result) => {
                             test.set(Some(result));
                             busy.set(false);
@@ -156,14 +164,14 @@ fn ComboRow(
                     type="button"
                     class="activate-combo"
                     disabled=move || busy.get() || is_active
-                    on:click=run("activate")
+                    on:click=run(Action::Activate)
                 >
                     {if is_active { "Active" } else { "Activate" }}
                 </button>
-                <button type="button" class="test-combo secondary" disabled=move || busy.get() on:click=run("test")>
+                <button type="button" class="test-combo secondary" disabled=move || busy.get() on:click=run(Action::Test)>
                     "Test"
                 </button>
-                <button type="button" class="delete-combo danger" disabled=move || busy.get() on:click=run("delete")>
+                <button type="button" class="delete-combo danger" disabled=move || busy.get() on:click=run(Action::Delete)>
                     "Delete"
                 </button>
             </td>

@@ -12,6 +12,7 @@ const COLUMNS: &str = "4";
 #[derive(Clone, PartialEq)]
 struct Output {
     tool: String,
+    name: String,
     action: ToolAction,
     result: ApiResult<ToolChange>,
 }
@@ -90,17 +91,18 @@ fn ToolRow(
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
-    let id = tool.tool.clone();
+    let (id, name) = (tool.tool.clone(), tool.name.clone());
     let run = move |action: ToolAction| {
-        let id = id.clone();
+        let (id, name) = (id.clone(), name.clone());
         move |_| {
-            let id = id.clone();
+            let (id, name) = (id.clone(), name.clone());
             busy.set(true);
             spawn_local(async move {
                 let result = api::tool_action(&id, action).await;
                 let changed = action != ToolAction::Preview && result.is_ok();
                 output.set(Some(Output {
                     tool: id,
+                    name,
                     action,
                     result,
                 }));
@@ -188,7 +190,7 @@ fn OutputView(output: Output) -> impl IntoView {
     };
     view! {
         <div id="tools-output" data-tool=output.tool.clone()>
-            <h3>{format!("{}: {verb}", output.tool)}</h3>
+            <h3>{format!("{}: {verb}", output.name)}</h3>
             {body}
         </div>
     }
