@@ -148,10 +148,6 @@ fn body_for(
     serde_json::to_vec(&out).map_err(|e| e.to_string())
 }
 
-pub fn include_usage(call: &Call) -> bool {
-    call.ir.as_ref().is_some_and(|r| r.include_usage)
-}
-
 /// Sends one attempt and waits for a committable answer.
 pub async fn run(
     state: &AppState,
@@ -276,9 +272,15 @@ pub async fn run(
         .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
+    // How the request renamed tools for this upstream, to give the client its own names back.
+    let names = call
+        .ir
+        .as_ref()
+        .map(|r| formats::ToolNames::new(r, upstream))
+        .unwrap_or_default();
     if is_sse && !call.stream {
         // A stream-only upstream answering a client that wants one JSON answer.
-        return aggregate(p, resp, upstream, call.client, t).await;
+        return aggregate(p, resp, upstream, call.client, &names, t).await;
     }
     if is_sse || call.stream {
         let kind = if passthrough {
@@ -287,21 +289,35 @@ pub async fn run(
                 is_sse,
             }
         } else if call.client == Format::Gemini && call.gemini_array {
-            StreamKind::Translated(Box::new(StreamTranslator::with_encoder(
-                upstream,
-                Box::new(formats::gemini::GeminiStreamEncoder::new(model, true)),
-            )))
+            StreamKind::Translated(Box::new(
+                StreamTranslator::with_encoder(
+                    upstream,
+                    Box::new(formats::gemini::GeminiStreamEncoder::new(model, true)),
+                )
+                .with_tool_names(names),
+            ))
         } else {
-            StreamKind::Translated(Box::new(StreamTranslator::new(
+            let ir = call.ir.as_ref().expect("translated calls are decoded");
+            StreamKind::Translated(Box::new(StreamTranslator::for_request(
                 upstream,
                 call.client,
                 model,
-                include_usage(call),
+                ir,
             )))
         };
         return ready(p, resp, kind, status, content_type, t).await;
     }
-    json_answer(p, resp, upstream, call.client, passthrough, content_type, t).await
+    json_answer(
+        p,
+        resp,
+        upstream,
+        call.client,
+        passthrough,
+        content_type,
+        &names,
+        t,
+    )
+    .await
 }
 
 /// Reads the stream until its first content; the held part and the rest become the answer.
@@ -400,6 +416,7 @@ async fn ready(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn json_answer(
     p: &Provider,
     resp: reqwest::Response,
@@ -407,6 +424,7 @@ async fn json_answer(
     client: Format,
     passthrough: bool,
     content_type: Option<HeaderValue>,
+    names: &formats::ToolNames,
     t: &Timeouts,
 ) -> Result<Committed, AttemptFailure> {
     let empty = |why: String| {
@@ -457,7 +475,7 @@ async fn json_answer(
         Bytes::from(body)
     } else {
         Bytes::from(
-            serde_json::to_vec(&formats::encode_response(client, &ir))
+            serde_json::to_vec(&formats::encode_response_for(client, &ir, names))
                 .map_err(|e| empty(e.to_string()))?,
         )
     };
@@ -473,6 +491,7 @@ async fn aggregate(
     resp: reqwest::Response,
     upstream: Format,
     client: Format,
+    names: &formats::ToolNames,
     t: &Timeouts,
 ) -> Result<Committed, AttemptFailure> {
     let mut agg = super::aggregate::Aggregator::new(upstream);
@@ -520,7 +539,7 @@ async fn aggregate(
             format!("provider {:?} streamed no content", p.name),
         ));
     }
-    let body = serde_json::to_vec(&formats::encode_response(client, &agg.response))
+    let body = serde_json::to_vec(&formats::encode_response_for(client, &agg.response, names))
         .map_err(|e| AttemptFailure::plain(Failure::EmptyResponse, "empty", e.to_string()))?;
     Ok(Committed::Json {
         body: Bytes::from(body),
