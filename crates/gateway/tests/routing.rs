@@ -236,6 +236,18 @@ async fn the_active_combo_alias_switches_routing_at_once() {
         .api(reqwest::Method::GET, "/api/combos/active", Value::Null)
         .await;
     assert_eq!(a, json!({"name": "two", "alias": "switchyard"}));
+    // The active combo cannot be deleted out from under the tools that use it.
+    let (s, e) = env
+        .api(reqwest::Method::DELETE, "/api/combos/two", Value::Null)
+        .await;
+    assert_eq!(s, 409);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("activate another"),
+        "{e}"
+    );
     // Persisted: a restart keeps the choice.
     let dir = env.dir.path().to_path_buf();
     let db = Db::open(&dir).unwrap();

@@ -196,13 +196,21 @@ async fn remove(
             ),
         ));
     }
+    if state.router.active().as_deref() == Some(name.as_str()) {
+        // Tools point at the active alias; deleting its combo would break them silently.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "combo_active",
+            format!(
+                "combo {name:?} is the active combo (what model {:?} means); activate another combo first",
+                state.router.active_alias()
+            ),
+        ));
+    }
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let n = name.clone();
     blocking(move || db.delete_combo(&n)).await?;
-    if state.router.active().as_deref() == Some(name.as_str()) {
-        state.set_active_combo(None).map_err(storage_error)?;
-    }
     state.reload_combos().map_err(storage_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
