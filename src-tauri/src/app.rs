@@ -1,11 +1,12 @@
 //! App wiring: plugins, gateway start/stop, main window, tray and its refresh loop.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchyard_cli_config as cli;
-use switchyard_gateway::server::AppState;
+use switchyard_gateway::server::{AppState, GatewayEvent};
 use switchyard_gateway::{Gateway, GatewayConfig, StartError};
 use tauri::menu::MenuEvent;
 use tauri::tray::TrayIconBuilder;
@@ -13,9 +14,10 @@ use tauri::{AppHandle, Manager, RunEvent, Url, WebviewUrl, WebviewWindowBuilder,
 use tauri_plugin_autostart::{MacosLauncher, ManagerExt};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_notification::NotificationExt;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 
-use crate::notify::Notifier;
+use crate::notify::{FailoverNotifier, Notice, Notifier};
+use crate::settings::{self, DesktopSettings};
 use crate::tray::TrayMenu;
 use crate::tray_model::{
     ids, tray_model, AccountEntry, GatewayStatus, ToolEntry, ToolState, TrayState,
@@ -55,6 +57,14 @@ struct Shell {
     /// No StatusNotifier host on the session bus (Linux): the window is the only UI, so closing
     /// it quits.
     no_tray_host: bool,
+    /// What the main window loads (the dashboard, or the explanation page); kept to recreate the
+    /// window in light mode.
+    window_url: Url,
+    /// Serialises "is there a main window? if not, create it".
+    window_lock: Mutex<()>,
+    /// Where `desktop.json` lives (None: the platform has no config dir; light mode then only
+    /// lasts for this run).
+    config_dir: Option<PathBuf>,
     quitting: AtomicBool,
 }
 
@@ -62,6 +72,13 @@ impl Shell {
     fn update(&self, f: impl FnOnce(&mut TrayState)) {
         f(&mut self.tray_state.lock().unwrap_or_else(|e| e.into_inner()));
         self.refresh.notify_one();
+    }
+
+    fn light_mode(&self) -> bool {
+        self.tray_state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .light_mode
     }
 }
 
@@ -98,6 +115,15 @@ pub fn run(start_hidden: bool) -> i32 {
                     // Without a tray the hidden app could not be reached again: close quits.
                     tracing::info!("window closed and no tray host: quitting");
                     quit(app);
+                    return;
+                }
+                if shell.as_ref().is_some_and(|s| s.light_mode()) {
+                    // Light mode: destroy the webview (and its web process); "Open dashboard"
+                    // recreates it. The app stays in the tray (ExitRequested is prevented).
+                    tracing::info!("light mode: window closed, webview destroyed");
+                    if let Err(e) = window.destroy() {
+                        tracing::warn!("cannot destroy the window: {e}");
+                    }
                     return;
                 }
                 // Close = hide: the gateway keeps running in the tray.
@@ -185,6 +211,16 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
         false
     });
     let mut state = TrayState::new(GatewayStatus::Stopping, autostart, now_unix());
+    let config_dir = app
+        .path()
+        .app_config_dir()
+        .map_err(|e| tracing::warn!("no config directory for desktop settings: {e}"))
+        .ok();
+    state.light_mode = config_dir
+        .as_deref()
+        .map(settings::load)
+        .unwrap_or_default()
+        .light_mode;
 
     let no_tray_host = !tray_host_present();
     if no_tray_host {
@@ -195,7 +231,7 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
     }
 
     // 2. The main window: the gateway's own dashboard, or a page explaining why it is not running.
-    let (window_url, changes, gateway) = match started {
+    let (window_url, changes, events, gateway) = match started {
         Ok(gateway) => {
             state.gateway = GatewayStatus::Running {
                 addr: gateway.local_addr(),
@@ -205,21 +241,23 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
             state.tools = tool_entries(&base_url(gateway.state()));
             let url: Url = gateway.dashboard_url().parse()?;
             tracing::info!("dashboard at {url}");
-            (url, Some(gateway.subscribe()), Some(gateway))
+            // Subscribed before anything can fail over, so no event is missed.
+            let events = gateway.state().events.subscribe();
+            (url, Some(gateway.subscribe()), Some(events), Some(gateway))
         }
         Err((status, message)) => {
             eprintln!("switchyard: the gateway is not running: {message}");
             let url = error_page_url(&message, &status)?;
             state.gateway = status;
-            (url, None, None)
+            (url, None, None, None)
         }
     };
-    WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::External(window_url))
-        .title("Switchyard")
-        .inner_size(1100.0, 760.0)
-        .min_inner_size(480.0, 360.0)
-        .visible(!start_hidden || no_tray_host)
-        .build()?;
+    if state.light_mode && start_hidden && !no_tray_host {
+        // Light mode and started into the tray: no webview until "Open dashboard".
+        tracing::info!("light mode: starting without a window");
+    } else {
+        create_main_window(app, &window_url, !start_hidden || no_tray_host)?;
+    }
 
     // 3. The tray, with its menu attached at build time (a menu attached later may not show on
     // Linux, desktop.md §2).
@@ -245,8 +283,14 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
         tools_dirty: AtomicBool::new(false),
         last_manual_refresh: Mutex::new(None),
         no_tray_host,
+        window_url,
+        window_lock: Mutex::new(()),
+        config_dir,
         quitting: AtomicBool::new(false),
     });
+    if let Some(events) = events {
+        tauri::async_runtime::spawn(event_loop(app.clone(), events));
+    }
     tauri::async_runtime::spawn(tray_loop(
         app.clone(),
         tray_menu,
@@ -254,6 +298,16 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
         changes,
         notifier,
     ));
+    Ok(())
+}
+
+fn create_main_window(app: &AppHandle, url: &Url, visible: bool) -> tauri::Result<()> {
+    WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::External(url.clone()))
+        .title("Switchyard")
+        .inner_size(1100.0, 760.0)
+        .min_inner_size(480.0, 360.0)
+        .visible(visible)
+        .build()?;
     Ok(())
 }
 
@@ -270,6 +324,7 @@ fn base_url(gw: &AppState) -> String {
 fn read_gateway(gw: &AppState, state: &mut TrayState) {
     state.combos = gw.router.combos().iter().map(|c| c.name.clone()).collect();
     state.active_combo = gw.router.active();
+    state.paused = gw.paused();
     let providers = gw.providers();
     state.accounts = gw
         .router
@@ -375,7 +430,10 @@ async fn tray_loop(
             if let Some(gw) = &shell.gw {
                 if !shell.quitting.load(Ordering::SeqCst) {
                     read_gateway(gw, &mut state);
+                    // The state machine always runs (dedupe stays right); the switches filter.
+                    let wanted = gw.settings().notify.clone();
                     notices = notifier.observe(&state.accounts, state.now);
+                    notices.retain(|n| crate::notify::enabled(&wanted, n.kind));
                 }
             }
             if let Some(tools) = tools {
@@ -385,15 +443,7 @@ async fn tray_loop(
         };
         for n in notices {
             tracing::info!(title = %n.title, "quota notification");
-            if let Err(e) = app
-                .notification()
-                .builder()
-                .title(&n.title)
-                .body(&n.body)
-                .show()
-            {
-                tracing::warn!("cannot show a notification: {e}");
-            }
+            show_notice(&app, &n);
         }
         let Some(tray) = app.tray_by_id(TRAY_ID) else {
             return; // removed on quit
@@ -406,11 +456,61 @@ async fn tray_loop(
     }
 }
 
+fn show_notice(app: &AppHandle, n: &Notice) {
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title(&n.title)
+        .body(&n.body)
+        .show()
+    {
+        tracing::warn!("cannot show a notification: {e}");
+    }
+}
+
+/// Gateway events: failovers become notifications (one per combo per 10 min, if the user wants
+/// them); pause changes already reach the tray through `subscribe()`.
+async fn event_loop(app: AppHandle, mut events: broadcast::Receiver<GatewayEvent>) {
+    let mut failovers = FailoverNotifier::default();
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!("missed {n} gateway events");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let GatewayEvent::Failover {
+            combo,
+            failed,
+            served_by,
+        } = event
+        else {
+            continue;
+        };
+        let shell = app.state::<Shell>();
+        let Some(gw) = &shell.gw else { return };
+        if shell.quitting.load(Ordering::SeqCst) || !gw.settings().notify.failover {
+            continue;
+        }
+        match failovers.observe(&combo, &failed, &served_by, now_unix()) {
+            Some(n) => {
+                tracing::info!(title = %n.title, body = %n.body, "failover notification");
+                show_notice(&app, &n);
+            }
+            None => tracing::debug!(%combo, "failover notification rate limited"),
+        }
+    }
+}
+
 fn on_menu_event(app: &AppHandle, event: MenuEvent) {
     let id = event.id().as_ref();
     match id {
         ids::OPEN => show_main_window(app),
         ids::AUTOSTART => toggle_autostart(app),
+        ids::PAUSE => toggle_pause(app),
+        ids::LIGHT_MODE => toggle_light_mode(app),
         ids::QUIT => quit(app),
         ids::REFRESH => refresh_quotas(app),
         ids::COPY_BASE_URL => copy_base_url(app),
@@ -566,7 +666,61 @@ fn toggle_autostart(app: &AppHandle) {
     app.state::<Shell>().update(|s| s.autostart = now);
 }
 
+/// Pauses or resumes the gateway; the tray follows through `subscribe()` (label and status row).
+fn toggle_pause(app: &AppHandle) {
+    let shell = app.state::<Shell>();
+    let Some(gw) = &shell.gw else { return };
+    let paused = !gw.paused();
+    gw.set_paused(paused);
+    tracing::info!(paused, "gateway paused from the tray");
+    shell.update(|s| s.paused = paused);
+}
+
+/// Flips light mode and stores it; the check mark shows the stored state.
+fn toggle_light_mode(app: &AppHandle) {
+    let shell = app.state::<Shell>();
+    let light = !shell.light_mode();
+    if let Some(dir) = &shell.config_dir {
+        if let Err(e) = settings::save(dir, DesktopSettings { light_mode: light }) {
+            tracing::warn!(
+                "cannot store the light mode setting in {}: {e}",
+                dir.display()
+            );
+        }
+    }
+    tracing::info!(light, "light mode");
+    shell.update(|s| s.light_mode = light);
+}
+
+/// Shows (and focuses) the main window, creating it if light mode destroyed it.
 fn show_main_window(app: &AppHandle) {
+    if app.get_webview_window(MAIN_WINDOW).is_none() {
+        // Created off the main thread (building a webview from a menu/event handler can
+        // deadlock on Windows); `build` hands the work to the event loop.
+        let app = app.clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            let Some(shell) = app.try_state::<Shell>() else {
+                return;
+            };
+            if shell.quitting.load(Ordering::SeqCst) {
+                return;
+            }
+            let _guard = shell.window_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if app.get_webview_window(MAIN_WINDOW).is_none() {
+                tracing::info!("recreating the dashboard window");
+                if let Err(e) = create_main_window(&app, &shell.window_url, true) {
+                    tracing::warn!("cannot create the window: {e}");
+                    return;
+                }
+            }
+            focus_main_window(&app);
+        });
+        return;
+    }
+    focus_main_window(app);
+}
+
+fn focus_main_window(app: &AppHandle) {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         #[cfg(windows)]
         let _ = window.set_skip_taskbar(false);

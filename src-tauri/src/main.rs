@@ -6,6 +6,7 @@
 
 mod app;
 mod notify;
+mod settings;
 mod tray;
 mod tray_model;
 

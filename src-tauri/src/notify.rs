@@ -1,10 +1,18 @@
-//! Quota notifications as a pure state machine (quota.md §7): a window crossing 80 % / 95 %, a
-//! window exhausted, a window reset. Deduplicated by (account, window kind, threshold, window
-//! instance); states already present at the first observation (app start) are not announced.
+//! Notifications as pure state machines (quota.md §7).
+//!
+//! - [`Notifier`]: a quota window crossing 80 % / 95 %, a window exhausted, a window reset.
+//!   Deduplicated by (account, window kind, threshold, window instance); states already present
+//!   at the first observation (app start) are not announced.
+//! - [`FailoverNotifier`]: a combo that left its first target, at most one notice per combo per
+//!   [`FAILOVER_INTERVAL`].
+//!
+//! Each [`Notice`] has a [`NoticeKind`]; [`enabled`] filters by the user's switches
+//! (`settings().notify`). The clock is a parameter everywhere, so tests use fixed clocks.
 
 use std::collections::{HashMap, HashSet};
 
 use switchyard_gateway::quota::{self, QuotaWindow};
+use switchyard_gateway::server::NotifySettings;
 
 use crate::tray_model::AccountEntry;
 
@@ -14,10 +22,86 @@ const THRESHOLDS: [u32; 3] = [80, 95, 100];
 /// (reset times computed from "reset after N seconds" drift by a few seconds per response).
 const SAME_INSTANCE: u64 = 10 * 60;
 
+/// At most one failover notice per combo in this many seconds.
+pub const FAILOVER_INTERVAL: u64 = 10 * 60;
+
+/// Which switch in `settings().notify` governs a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// 80 % / 95 % crossed.
+    Threshold,
+    /// 100 % / rejected.
+    Exhausted,
+    /// The window reset; the account is available again.
+    Reset,
+    /// A combo served a request from a later target.
+    Failover,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
+    pub kind: NoticeKind,
     pub title: String,
     pub body: String,
+}
+
+/// Whether the user wants notices of this kind. The state machines run regardless, so turning a
+/// switch on later does not announce stale crossings.
+pub fn enabled(settings: &NotifySettings, kind: NoticeKind) -> bool {
+    match kind {
+        NoticeKind::Threshold => settings.thresholds,
+        NoticeKind::Exhausted => settings.exhausted,
+        NoticeKind::Reset => settings.resets,
+        NoticeKind::Failover => settings.failover,
+    }
+}
+
+/// Rate limits failover notices: one per combo per [`FAILOVER_INTERVAL`].
+#[derive(Debug, Default)]
+pub struct FailoverNotifier {
+    /// combo → unix seconds of its last notice.
+    last: HashMap<String, u64>,
+}
+
+/// `"acme/m1:429"` → `"acme/m1 (429)"`; the reason is after the last `:` (model ids may have
+/// colons of their own, e.g. `llama3:8b`).
+fn hop_text(hop: &str) -> String {
+    match hop.rsplit_once(':') {
+        Some((target, reason)) if !target.is_empty() && !reason.is_empty() => {
+            format!("{target} ({reason})")
+        }
+        _ => hop.to_string(),
+    }
+}
+
+impl FailoverNotifier {
+    /// A failover event at `now`: the notice to show, or `None` while this combo is rate limited.
+    pub fn observe(
+        &mut self,
+        combo: &str,
+        failed: &[String],
+        served_by: &str,
+        now: u64,
+    ) -> Option<Notice> {
+        if let Some(&last) = self.last.get(combo) {
+            // A clock that went backwards does not silence the combo until it catches up.
+            if now >= last && now - last < FAILOVER_INTERVAL {
+                return None;
+            }
+        }
+        self.last.insert(combo.to_string(), now);
+        let hops: Vec<String> = failed.iter().map(|h| hop_text(h)).collect();
+        let body = if hops.is_empty() {
+            format!("Combo {combo} left its first target.")
+        } else {
+            format!("Combo {combo}: {} failed.", hops.join(", "))
+        };
+        Some(Notice {
+            kind: NoticeKind::Failover,
+            title: format!("Switchyard switched to {served_by}"),
+            body,
+        })
+    }
 }
 
 /// (account id, window kind tag)
@@ -91,16 +175,22 @@ impl Notifier {
                     .collect();
                 if let (true, Some(&t)) = (self.started, newly.last()) {
                     let tag = w.kind.tag();
-                    let title = if t >= 100 {
-                        format!("{name}: {tag} window exhausted")
+                    let (kind, title) = if t >= 100 {
+                        (
+                            NoticeKind::Exhausted,
+                            format!("{name}: {tag} window exhausted"),
+                        )
                     } else {
-                        format!("{name}: {tag} window at {t}%")
+                        (
+                            NoticeKind::Threshold,
+                            format!("{name}: {tag} window at {t}%"),
+                        )
                     };
                     let body = match w.resets_at {
                         Some(r) => format!("Resets {}.", quota::countdown(r, now)),
                         None => "Reset time unknown.".to_string(),
                     };
-                    out.push(Notice { title, body });
+                    out.push(Notice { kind, title, body });
                 }
             }
         }
@@ -126,6 +216,7 @@ impl Notifier {
             return None;
         }
         Some(Notice {
+            kind: NoticeKind::Reset,
             title: format!("{name}: {} window reset", w.kind.tag()),
             body: "The account is available again.".to_string(),
         })
@@ -192,6 +283,7 @@ mod tests {
         assert_eq!(
             got,
             [Notice {
+                kind: NoticeKind::Threshold,
                 title: "Claude (work): 5h window at 80%".into(),
                 body: "Resets in 1h 1m.".into()
             }]
@@ -245,5 +337,98 @@ mod tests {
                 r1 + 1
             )
             .is_empty());
+    }
+
+    #[test]
+    fn kinds_follow_the_settings() {
+        let mut n = Notifier::default();
+        let r1 = NOW + 3600;
+        n.observe(&acct(vec![w(WindowKind::FiveHour, 10.0, r1)]), NOW);
+        let kinds = |v: Vec<Notice>| v.into_iter().map(|n| n.kind).collect::<Vec<_>>();
+        assert_eq!(
+            kinds(n.observe(&acct(vec![w(WindowKind::FiveHour, 85.0, r1)]), NOW)),
+            [NoticeKind::Threshold]
+        );
+        assert_eq!(
+            kinds(n.observe(&acct(vec![w(WindowKind::FiveHour, 100.0, r1)]), NOW)),
+            [NoticeKind::Exhausted]
+        );
+        assert_eq!(
+            kinds(n.observe(&acct(vec![w(WindowKind::FiveHour, 100.0, r1)]), r1 + 1)),
+            [NoticeKind::Reset]
+        );
+
+        let all = NotifySettings::default();
+        for k in [
+            NoticeKind::Threshold,
+            NoticeKind::Exhausted,
+            NoticeKind::Reset,
+            NoticeKind::Failover,
+        ] {
+            assert!(enabled(&all, k), "{k:?} is on by default");
+        }
+        let only_resets = NotifySettings {
+            thresholds: false,
+            exhausted: false,
+            resets: true,
+            failover: false,
+        };
+        assert!(!enabled(&only_resets, NoticeKind::Threshold));
+        assert!(!enabled(&only_resets, NoticeKind::Exhausted));
+        assert!(enabled(&only_resets, NoticeKind::Reset));
+        assert!(!enabled(&only_resets, NoticeKind::Failover));
+    }
+
+    fn hops(h: &[&str]) -> Vec<String> {
+        h.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn failover_notice_text() {
+        let mut f = FailoverNotifier::default();
+        let n = f
+            .observe(
+                "always-on",
+                &hops(&["acme/m1:429", "ollama/llama3:8b:timeout"]),
+                "beta/m2",
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(
+            n,
+            Notice {
+                kind: NoticeKind::Failover,
+                title: "Switchyard switched to beta/m2".into(),
+                body: "Combo always-on: acme/m1 (429), ollama/llama3:8b (timeout) failed.".into(),
+            }
+        );
+        let n = f.observe("other", &[], "beta/m2", NOW).unwrap();
+        assert_eq!(n.body, "Combo other left its first target.");
+        assert_eq!(hop_text("no-reason"), "no-reason");
+    }
+
+    #[test]
+    fn failover_rate_limited_per_combo_with_a_fake_clock() {
+        let mut f = FailoverNotifier::default();
+        let ev = |f: &mut FailoverNotifier, combo: &str, now: u64| {
+            f.observe(combo, &hops(&["acme/m1:429"]), "beta/m2", now)
+                .is_some()
+        };
+        assert!(ev(&mut f, "work", NOW));
+        assert!(!ev(&mut f, "work", NOW), "same second");
+        assert!(!ev(&mut f, "work", NOW + 60));
+        assert!(
+            ev(&mut f, "cheap", NOW + 60),
+            "another combo has its own limit"
+        );
+        assert!(!ev(&mut f, "work", NOW + FAILOVER_INTERVAL - 1));
+        // suppressed events do not extend the window
+        assert!(ev(&mut f, "work", NOW + FAILOVER_INTERVAL));
+        assert!(!ev(&mut f, "work", NOW + FAILOVER_INTERVAL + 599));
+        assert!(!ev(&mut f, "cheap", NOW + 659));
+        assert!(ev(&mut f, "cheap", NOW + 660));
+        // the wall clock jumped back: not silenced until it catches up again
+        assert!(ev(&mut f, "work", NOW - 3600));
+        assert!(!ev(&mut f, "work", NOW - 3600 + 10));
     }
 }

@@ -28,8 +28,14 @@ pub mod ids {
     pub const TOOL_PREFIX: &str = "tool:";
     pub const COPY_BASE_URL: &str = "copy:base-url";
     pub const COPY_API_KEY: &str = "copy:api-key";
+    /// "Pause gateway" / "Resume gateway" (`AppState::set_paused`).
+    pub const PAUSE: &str = "pause";
     pub const SEP_SETTINGS: &str = "sep:settings";
     pub const AUTOSTART: &str = "autostart";
+    /// "Light mode (free memory when closed)": closing the window destroys the webview instead of
+    /// hiding it. Persisted in `<app config dir>/desktop.json`; `SWITCHYARD_LIGHT=1|0` overrides the
+    /// stored value at start (see `settings.rs`).
+    pub const LIGHT_MODE: &str = "light-mode";
     pub const SEP_QUIT: &str = "sep:quit";
     pub const QUIT: &str = "quit";
 }
@@ -91,8 +97,12 @@ pub struct TrayState {
     pub active_combo: Option<String>,
     pub accounts: Vec<AccountEntry>,
     pub tools: Vec<ToolEntry>,
+    /// The gateway refuses client requests (503 `gateway_paused`) until resumed.
+    pub paused: bool,
     /// The real OS state of "start at login" (`autolaunch().is_enabled()`).
     pub autostart: bool,
+    /// Closing the window destroys the webview (the idle app is small); reopening recreates it.
+    pub light_mode: bool,
     /// Set when the keychain cannot store secrets (or does not persist them): a warning row.
     pub keychain_warning: Option<String>,
     /// Other warnings ("Restart Codex to apply", a failed configure), in insertion order.
@@ -109,7 +119,9 @@ impl TrayState {
             active_combo: None,
             accounts: Vec::new(),
             tools: Vec::new(),
+            paused: false,
             autostart,
+            light_mode: false,
             keychain_warning: None,
             warnings: Vec::new(),
             now,
@@ -219,10 +231,13 @@ pub fn tool_id(tool: &str) -> String {
 /// The first row's text.
 pub fn status_label(state: &TrayState) -> String {
     match &state.gateway {
-        GatewayStatus::Running { .. } => match &state.active_combo {
-            Some(combo) => format!("Switchyard · combo: {}", truncate(combo, 40)),
-            None => "Switchyard · no combo active".to_string(),
-        },
+        GatewayStatus::Running { .. } => {
+            let paused = if state.paused { " · paused" } else { "" };
+            match &state.active_combo {
+                Some(combo) => format!("Switchyard{paused} · combo: {}", truncate(combo, 40)),
+                None => format!("Switchyard{paused} · no combo active"),
+            }
+        }
         GatewayStatus::PortInUse { port } => {
             format!("⚠ Port {port} in use — gateway not running")
         }
@@ -257,6 +272,17 @@ pub fn account_label(a: &AccountEntry, now: u64) -> (String, Level) {
         }
     }
 }
+
+/// The label of the pause item: what a click does.
+pub fn pause_label(state: &TrayState) -> &'static str {
+    if state.paused {
+        "Resume gateway"
+    } else {
+        "Pause gateway"
+    }
+}
+
+pub const LIGHT_MODE_LABEL: &str = "Light mode (free memory when closed)";
 
 pub fn tool_label(t: &ToolEntry) -> String {
     match t.state {
@@ -338,12 +364,19 @@ pub fn tray_model(state: &TrayState) -> Vec<MenuRow> {
     });
     rows.push(MenuRow::item(ids::COPY_BASE_URL, "Copy base URL", running));
     rows.push(MenuRow::item(ids::COPY_API_KEY, "Copy API key", running));
+    rows.push(MenuRow::item(ids::PAUSE, pause_label(state), running));
     rows.push(MenuRow::separator(ids::SEP_SETTINGS));
     rows.push(MenuRow::check(
         ids::AUTOSTART,
         "Start at login",
         true,
         state.autostart,
+    ));
+    rows.push(MenuRow::check(
+        ids::LIGHT_MODE,
+        LIGHT_MODE_LABEL,
+        true,
+        state.light_mode,
     ));
     rows.push(MenuRow::separator(ids::SEP_QUIT));
     rows.push(MenuRow::item(
@@ -461,8 +494,10 @@ mod tests {
                 "tools",
                 "copy:base-url",
                 "copy:api-key",
+                "pause",
                 "sep:settings",
                 "autostart",
+                "light-mode",
                 "sep:quit",
                 "quit"
             ]
@@ -476,6 +511,7 @@ mod tests {
             ("open", "Open dashboard"),
             ("copy:base-url", "Copy base URL"),
             ("copy:api-key", "Copy API key"),
+            ("pause", "Pause gateway"),
             ("quit", "Quit"),
         ] {
             assert_eq!(row(&rows, id).label, label);
@@ -787,6 +823,86 @@ mod tests {
         replaced.set_warning("tool:codex", None);
         assert!(replaced.warnings.is_empty());
         assert!(needs_rebuild(&rows, &tray_model(&replaced)));
+    }
+
+    #[test]
+    fn pause_item_and_status_row() {
+        let mut s = with_combos(&["work"], Some("work"));
+        let running = tray_model(&s);
+        assert_eq!(row(&running, "pause").label, "Pause gateway");
+        assert_eq!(row(&running, "pause").kind, RowKind::Item { enabled: true });
+        assert_eq!(running[0].label, "Switchyard · combo: work");
+
+        s.paused = true;
+        let paused = tray_model(&s);
+        assert_eq!(row(&paused, "pause").label, "Resume gateway");
+        assert_eq!(paused[0].label, "Switchyard · paused · combo: work");
+        assert!(
+            !needs_rebuild(&running, &paused),
+            "pausing is a label change"
+        );
+        // combos stay switchable while paused (the next request after resuming uses the choice)
+        assert_eq!(
+            row(&paused, "combo:work").kind,
+            RowKind::Check {
+                enabled: true,
+                checked: true
+            }
+        );
+
+        s.active_combo = None;
+        assert_eq!(
+            tray_model(&s)[0].label,
+            "Switchyard · paused · no combo active"
+        );
+        // the item sits with the gateway actions, before the settings group
+        let pos = |id: &str| ids_of(&paused).iter().position(|i| *i == id).unwrap();
+        assert_eq!(pos("pause"), pos("copy:api-key") + 1);
+        assert_eq!(pos("sep:settings"), pos("pause") + 1);
+
+        // a gateway that is not running cannot be paused; the status row explains why
+        s.gateway = GatewayStatus::PortInUse { port: 20128 };
+        let down = tray_model(&s);
+        assert_eq!(row(&down, "pause").kind, RowKind::Item { enabled: false });
+        assert_eq!(down[0].label, "⚠ Port 20128 in use — gateway not running");
+    }
+
+    #[test]
+    fn light_mode_is_a_check_item() {
+        let mut s = state();
+        let off = tray_model(&s);
+        assert_eq!(
+            row(&off, "light-mode").label,
+            "Light mode (free memory when closed)"
+        );
+        assert_eq!(
+            row(&off, "light-mode").kind,
+            RowKind::Check {
+                enabled: true,
+                checked: false
+            }
+        );
+        s.light_mode = true;
+        let on = tray_model(&s);
+        assert_eq!(
+            row(&on, "light-mode").kind,
+            RowKind::Check {
+                enabled: true,
+                checked: true
+            }
+        );
+        assert!(!needs_rebuild(&off, &on));
+        // usable while the gateway is down too (it is about the window)
+        s.gateway = GatewayStatus::Failed {
+            message: "x".into(),
+        };
+        assert_eq!(
+            row(&tray_model(&s), "light-mode").kind,
+            RowKind::Check {
+                enabled: true,
+                checked: true
+            }
+        );
     }
 
     #[test]

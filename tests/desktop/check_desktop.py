@@ -19,13 +19,23 @@ D-Bus session, after sni_watcher.py. It starts the app itself and checks, every 
     notification (80 % crossed while running);
  3d. "Configure tools ▸ Claude Code" writes $HOME/.claude/settings.json pointing at the gateway,
     checks the item and shows "⚠ Restart Claude Code to apply";
+ 3e. failover: a combo [dead acme/m1, fake/m1] answers from fake/m1 and raises one failover
+    notification ("Switchyard switched to fake/m1"); a second failover within 10 min does not;
+ 3f. "Pause gateway" over DBusMenu: /v1/chat/completions gets 503 `gateway_paused`, the item
+    reads "Resume gateway", the status row says "paused", GET /api/settings has paused=true;
+    "Resume gateway" undoes all of it (requests are no longer refused as paused);
  4. clicking "Start at login" writes $XDG_CONFIG_HOME/autostart/*.desktop (toggle-state 1), a
     second click removes it (toggle-state 0);
  5. a second launch exits quickly and the first keeps running;
  6. closing the window (WM_DELETE_WINDOW) hides it, the gateway keeps answering, and
     "Open dashboard" shows it again;
+ 6b. light mode: the check item "Light mode (free memory when closed)" is stored in
+    $XDG_CONFIG_HOME/dev.switchyard.desktop/desktop.json; with it on, closing the window destroys
+    it (no X window left) and the app's WebKitWebProcess children go away while the gateway keeps
+    answering; "Open dashboard" recreates the window with the dashboard rendered;
  7. "Quit" exits with code 0 within seconds and the port stops answering;
- 8. `--hidden` (what autostart runs) starts without a visible window, "Open dashboard" shows it;
+ 8. `--hidden` (what autostart runs) starts without a visible window, "Open dashboard" shows it
+    (light mode is still on from 6b: it starts with no window at all and creates one);
  9. with the port already taken, the app does not crash: it explains the problem in the window,
     on stderr and in the tray status row, and still quits cleanly;
 10. without a tray host (no StatusNotifierWatcher on its session bus) even `--hidden` shows the
@@ -195,6 +205,47 @@ class FakeUpstream:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def web_processes(pid):
+    """PIDs of WebKitWebProcess descendants of `pid` (directly or through a bwrap sandbox)."""
+    parent, comm = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{d}/comm") as f:
+                comm[int(d)] = f.read().strip()
+        except OSError:
+            continue
+        # the command may contain spaces/parentheses: fields after the last ')'
+        parent[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+
+    def descends(p):
+        for _ in range(64):
+            p = parent.get(p)
+            if p is None or p <= 1:
+                return False
+            if p == pid:
+                return True
+        return False
+
+    return sorted(p for p, c in comm.items() if c.startswith("WebKitWebProces") and descends(p))
+
+
+def rss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 
 def free_port():
@@ -518,6 +569,29 @@ def main_scenario(args, env, bus):
                 "model": "fake/m1", "messages": [{"role": "user", "content": "hi"}],
             }, timeout=15)
             check(code == 200, f"chat completion through the gateway returned {code}: {body}")
+
+            # 3e. failover notification, rate limited per combo
+            code, body = http("POST", f"http://127.0.0.1:{port}/api/combos",
+                              {"name": "fallback", "targets": ["acme/m1", "fake/m1"]}, admin)
+            check(code in (200, 201), f"POST /api/combos fallback returned {code}: {body}")
+            code, body = http("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {
+                "model": "fallback", "messages": [{"role": "user", "content": "hi"}],
+            }, timeout=30)
+            check(code == 200, f"the failover combo returned {code}: {body}")
+            wait_until("the failover notification in the app log", 10,
+                       lambda: "failover notification" in app.output())
+            line = next(ln for ln in app.output().splitlines() if "failover notification" in ln)
+            check("Switchyard switched to fake/m1" in line and "acme/m1" in line,
+                  f"unexpected failover notification: {line}")
+            log(f"ok: failover raised a notification: {line.split('INFO', 1)[-1].strip()}")
+            code, body = http("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {
+                "model": "fallback", "messages": [{"role": "user", "content": "hi again"}],
+            }, timeout=30)
+            check(code == 200, f"the failover combo returned {code} the second time: {body}")
+            time.sleep(1.5)
+            n = app.output().count("failover notification")
+            check(n == 1, f"{n} failover notifications within 10 min for one combo (want 1)")
+            log("ok: a second failover of the same combo within 10 min is not announced again")
         finally:
             fake.close()
         quota_re = re.compile(r"^🟡 fake \(default\) · req 85% · resets in 2h 1[23]m$")
@@ -541,6 +615,44 @@ def main_scenario(args, env, bus):
         wait_until("the restart warning row", 10, lambda: tray.row("⚠ Restart Claude Code to apply"))
         check(tray.row("Codex")["toggle-state"] == 0, "configuring Claude Code checked Codex")
         log(f"ok: 'Configure tools ▸ Claude Code' wrote {settings}; item checked; restart warning shown")
+
+        # 3f. pause / resume from the tray
+        def chat_error():
+            code, body = http("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {
+                "model": "acme/m1", "messages": [{"role": "user", "content": "hi"}],
+            }, timeout=30)
+            try:
+                err = json.loads(body).get("error") or {}
+            except ValueError:
+                err = {}
+            return code, err.get("code") if isinstance(err, dict) else None
+
+        def settings_paused():
+            code, body = http("GET", f"http://127.0.0.1:{port}/api/settings")
+            check(code == 200, f"GET /api/settings returned {code}: {body}")
+            return json.loads(body).get("paused")
+
+        check(tray.row("Pause gateway") is not None, f"no 'Pause gateway' item: {tray.labels()}")
+        check(tray.row("Resume gateway") is None, "'Resume gateway' shown while running")
+        check(settings_paused() is False, "the gateway is paused before the click")
+        tray.click("Pause gateway")
+        wait_until("the item to read 'Resume gateway'", 10, lambda: tray.row("Resume gateway"))
+        check(tray.row("Pause gateway") is None, "'Pause gateway' still shown after pausing")
+        status_row = tray.labels()[0]
+        check(status_row.startswith("Switchyard · paused"), f"status row {status_row!r} does not say paused")
+        check(settings_paused() is True, "GET /api/settings does not say paused after the click")
+        code, err = chat_error()
+        check(code == 503 and err == "gateway_paused",
+              f"a request while paused got {code} {err!r} (want 503 gateway_paused)")
+        log(f"ok: 'Pause gateway': requests get 503 gateway_paused; item 'Resume gateway'; status {status_row!r}")
+        tray.click("Resume gateway")
+        wait_until("the item to read 'Pause gateway' again", 10, lambda: tray.row("Pause gateway"))
+        check(settings_paused() is False, "GET /api/settings still says paused after resuming")
+        status_row = tray.labels()[0]
+        check("paused" not in status_row, f"status row {status_row!r} still says paused")
+        code, err = chat_error()
+        check(err != "gateway_paused", f"a request after resuming still got {code} {err!r}")
+        log(f"ok: 'Resume gateway': requests are served again (dead provider answered {code} {err!r})")
 
         with open(os.path.join(art, "desktop-tray-menu.json"), "w") as f:
             json.dump(tray.rows(), f, indent=2, ensure_ascii=False)
@@ -584,6 +696,47 @@ def main_scenario(args, env, bus):
         tray.click("Open dashboard")
         wait_until("the window to reappear after 'Open dashboard'", 10, lambda: x_windows(visible_only=True))
         log("ok: 'Open dashboard' shows the window again")
+
+        # 6b. light mode
+        light = "Light mode (free memory when closed)"
+        light_file = os.path.join(env["XDG_CONFIG_HOME"], "dev.switchyard.desktop", "desktop.json")
+        check(tray.row(light) is not None, f"no {light!r} item: {tray.labels()}")
+        check(tray.row(light)["toggle-type"] == "checkmark" and tray.row(light)["toggle-state"] == 0,
+              f"{light!r} should be an unchecked check item by default: {tray.row(light)}")
+        before = wait_until("WebKitWebProcess children of the app", 10, lambda: web_processes(app.pid))
+        rss_before = rss_kib([app.pid, *before])
+        tray.click(light)
+        wait_until(f"{light!r} toggle-state 1", 5, lambda: tray.row(light)["toggle-state"] == 1)
+
+        def stored_light():
+            with open(light_file) as f:
+                return json.load(f).get("light_mode")
+
+        wait_until(f"{light_file} to store light_mode=true", 5, lambda: stored_light() is True)
+        log(f"ok: light mode on, stored in {light_file}")
+        for w in x_windows(visible_only=True):
+            send_wm_delete(w)
+        wait_until("the window to be destroyed (not just hidden) in light mode", 10,
+                   lambda: not x_windows(visible_only=False))
+        wait_until(f"the app's WebKitWebProcess count to drop below {len(before)}", 20,
+                   lambda: len(web_processes(app.pid)) < len(before), interval=0.5)
+        after = web_processes(app.pid)
+        check(len(after) < len(before), f"web processes {before} -> {after}: no drop")
+        app.require_alive()
+        check(health_ok(port), "the gateway stopped answering after the light-mode close")
+        check("light mode: window closed, webview destroyed" in app.output(), "no light-mode log line")
+        rss_after = rss_kib([app.pid, *after])
+        log(f"ok: light mode close destroyed the window; WebKitWebProcess {len(before)} -> {len(after)}; "
+            f"RSS app+web {rss_before // 1024} MiB -> {rss_after // 1024} MiB; gateway still answering")
+        tray.click("Open dashboard")
+        wait_until("a window after 'Open dashboard' in light mode", 15, lambda: x_windows(visible_only=True))
+        page = wait_rendered(app, "the dashboard rendered in the recreated window", 60)
+        check(web_processes(app.pid), "no web process after recreating the window")
+        time.sleep(1)
+        colours, stddev = screenshot(os.path.join(art, "desktop-light-reopened.png"))
+        check(colours >= 64 and stddev >= 0.05, f"recreated window screenshot looks blank: {colours} colours")
+        log(f"ok: 'Open dashboard' recreated the window: headings {page['headings'][:4]}; "
+            f"{len(web_processes(app.pid))} web process(es)")
 
         # 7. quit
         t = time.monotonic()
@@ -653,6 +806,13 @@ def hidden_start_scenario(args, env, bus):
         time.sleep(1)
         check(not x_windows(visible_only=True), "--hidden showed a window")
         log("ok: --hidden: gateway up, tray registered, no visible window")
+        # light mode was left on by the main scenario: stored, so it holds after a restart
+        light = tray.row("Light mode (free memory when closed)")
+        check(light is not None and light["toggle-state"] == 1, f"light mode not restored from desktop.json: {light}")
+        check("light mode: starting without a window" in app.output() and not x_windows(visible_only=False),
+              "light mode + --hidden created a window at start")
+        check(not web_processes(app.pid), f"light mode + --hidden started web processes {web_processes(app.pid)}")
+        log("ok: light mode restored after a restart; --hidden started with no window and no web process")
         tray.click("Open dashboard")
         wait_until("the window to appear after 'Open dashboard'", 15, lambda: x_windows(visible_only=True))
         wait_rendered(app, "the dashboard text after 'Open dashboard'", 60)
