@@ -81,14 +81,17 @@ async fn add(
         .iter()
         .find(|p| p.name == name)
         .ok_or_else(|| provider_missing(&name))?;
-    if p.accounts.iter().any(|a| a.label == label) {
+    let _serial = state.mutations.lock().await;
+    // Checked under the lock, so a concurrent duplicate cannot overwrite this account's key.
+    let db = state.db.clone();
+    let (n, l) = (name.clone(), label.clone());
+    if blocking(move || db.get_account(&n, &l)).await?.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "account_exists",
             format!("provider {name:?} already has an account {label:?}"),
         ));
     }
-    let _serial = state.mutations.lock().await;
     let entry = (!key.is_empty()).then(|| key_ref(&name, &label));
     if let Some(e) = &entry {
         state.credentials.set(e, &key).await.map_err(|e| {
@@ -104,9 +107,14 @@ async fn add(
         label: label.clone(),
         key_ref: entry.clone(),
         enabled: true,
-        priority: req
-            .priority
-            .unwrap_or_else(|| p.accounts.iter().map(|a| a.priority).max().unwrap_or(0) + 1),
+        priority: req.priority.unwrap_or_else(|| {
+            p.accounts
+                .iter()
+                .map(|a| a.priority)
+                .max()
+                .unwrap_or(0)
+                .saturating_add(1)
+        }),
         created_at: String::new(),
     };
     let db = state.db.clone();
@@ -119,6 +127,7 @@ async fn add(
             return Err(e);
         }
     };
+    state.router.forget_account(&name, &label);
     state.reload_providers().map_err(storage_error)?;
     tracing::info!(provider = %name, account = %label, "account added");
     Ok((StatusCode::CREATED, Json(saved)).into_response())
@@ -144,6 +153,7 @@ async fn update(
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let (n, l) = (name.clone(), label.clone());
+    let enabling = req.enabled == Some(true);
     let updated = blocking(move || db.update_account(&n, &l, req.enabled, req.priority))
         .await?
         .ok_or_else(|| {
@@ -152,6 +162,9 @@ async fn update(
                 format!("provider {name:?} has no account {label:?}"),
             )
         })?;
+    if enabling {
+        state.router.forget_account(&name, &label);
+    }
     state.reload_providers().map_err(storage_error)?;
     Ok(Json(updated))
 }
@@ -176,6 +189,7 @@ async fn remove(
             tracing::warn!(provider = %name, account = %label, "could not remove the keychain entry: {e}");
         }
     }
+    state.router.forget_account(&name, &label);
     state.reload_providers().map_err(storage_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@
 use super::errors::ApiError;
 use super::management::{blocking, storage_error, MANAGEMENT_BODY_LIMIT};
 use super::read_body;
-use crate::routing::{combos, Pick};
+use crate::routing::combos;
 use crate::server::{AppState, Settings};
 use crate::storage::{Combo, ComboConfig, ComboTarget, StorageError};
 use axum::body::Body;
@@ -258,13 +258,10 @@ async fn action(
 
 /// Which target would serve now and why the others would be skipped (no upstream call).
 fn dry_run(state: &AppState, name: &str) -> Result<Value, ApiError> {
-    let plan = state.router.plan(
-        state.providers(),
-        &state.aliases(),
-        &state.prices(),
-        name,
-        None,
-    )?;
+    let plan =
+        state
+            .router
+            .plan_peek(state.providers(), &state.aliases(), &state.prices(), name)?;
     let (accounts, breakers) = state.router.health_snapshot(&plan.providers);
     let mut rows = Vec::new();
     let mut serving: Option<String> = None;
@@ -315,7 +312,6 @@ fn dry_run(state: &AppState, name: &str) -> Result<Value, ApiError> {
         rows.push(json!({"target": label, "provider": p.name, "model": t.model,
             "account": t.account, "available_accounts": available, "breaker": breaker, "status": why}));
     }
-    let _ = Pick::Cooling(None);
     Ok(json!({"combo": name, "would_serve": serving, "targets": rows}))
 }
 
@@ -378,7 +374,10 @@ async fn reset(State(state): State<Arc<AppState>>, body: Body) -> Result<StatusC
     } else {
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?
     };
-    state.router.reset(req.provider.as_deref());
+    for prefix in state.router.reset(req.provider.as_deref()) {
+        let db = state.db.clone();
+        blocking(move || db.delete_runtime_state(&prefix)).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

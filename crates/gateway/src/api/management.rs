@@ -298,6 +298,11 @@ async fn delete_provider(
             tracing::warn!(provider = %name, "could not remove the keychain entry: {e}");
         }
     }
+    // Nothing learned about the old accounts may stick to a provider re-added under this name.
+    for prefix in state.router.reset(Some(&name)) {
+        let db = state.db.clone();
+        let _ = blocking(move || db.delete_runtime_state(&prefix)).await;
+    }
     state.reload_providers().map_err(storage_error)?;
     tracing::info!(provider = %name, "provider deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -75,6 +75,15 @@ async fn target_for(state: &AppState, tool: Tool, create_key: bool) -> Result<Ta
     })
 }
 
+fn revoke_where(state: &AppState, pick: impl Fn(&crate::storage::keys::ClientKey) -> bool) {
+    if let Ok(keys) = state.db.list_keys() {
+        for k in keys.iter().filter(|k| k.revoked_at.is_none() && pick(k)) {
+            let _ = state.db.revoke_key(k.id);
+        }
+    }
+    let _ = state.reload_keys();
+}
+
 async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let home = home()?;
     let base = format!("http://127.0.0.1:{}", state.local_addr.port());
@@ -102,8 +111,32 @@ async fn act(
             json!({"diff": plan.diff(), "plan": plan, "owned_keys": cli::owned_keys(tool)})
         }
         "apply" => {
+            let before: Vec<i64> = state
+                .db
+                .list_keys()
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .into_iter()
+                .filter(|k| k.label == tool.to_string() && k.revoked_at.is_none())
+                .map(|k| k.id)
+                .collect();
             let t = target_for(&state, tool, true).await?;
-            let applied = cli::apply(&home, tool, &t).map_err(config_error)?;
+            let minted = t.token.starts_with(cli::TOKEN_PREFIX);
+            let applied = match cli::apply(&home, tool, &t) {
+                Ok(a) => a,
+                Err(e) => {
+                    // The key written nowhere must not stay valid.
+                    if minted {
+                        revoke_where(&state, |k| {
+                            k.label == tool.to_string() && !before.contains(&k.id)
+                        });
+                    }
+                    return Err(config_error(e));
+                }
+            };
+            if minted {
+                // The tool now holds the new key; its previous ones are retired.
+                revoke_where(&state, |k| before.contains(&k.id));
+            }
             tracing::info!(tool = %tool, "configured to use the gateway");
             json!({"diff": applied.plan.diff(), "backups": applied.backups,
                 "restart_hint": applied.restart_hint, "notes": applied.plan.notes})

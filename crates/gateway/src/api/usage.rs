@@ -46,7 +46,7 @@ fn default_group() -> GroupBy {
 }
 
 fn since(hours: Option<u64>) -> i64 {
-    let h = hours.unwrap_or(24 * 30) as i64;
+    let h = hours.unwrap_or(24 * 30).min(1_000_000) as i64;
     crate::routing::now_unix() as i64 * 1000 - h * 3_600_000
 }
 

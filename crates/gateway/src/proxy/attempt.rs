@@ -3,7 +3,7 @@
 //! (text, thinking, a tool call) nothing has gone to the client, so a failure here can still move
 //! on to the next account or target invisibly (routing.md §9).
 
-use super::upstream::{self, chain, DEFAULT_ANTHROPIC_VERSION, ERROR_BODY_LIMIT};
+use super::upstream::{self, DEFAULT_ANTHROPIC_VERSION, ERROR_BODY_LIMIT};
 use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
 use crate::routing::classify::Failure;
 use crate::server::AppState;
@@ -226,11 +226,15 @@ pub async fn run(
             ))
         }
         Ok(Err(e)) => {
-            let msg = upstream::unreachable(&p.name, &url, &e).message;
             let failure = if e.is_timeout() {
                 Failure::OurTimeout
             } else {
-                Failure::Connect(chain(&e))
+                Failure::Connect(String::new())
+            };
+            let msg = upstream::unreachable(&p.name, &url, e).message;
+            let failure = match failure {
+                Failure::Connect(_) => Failure::Connect(msg.clone()),
+                f => f,
             };
             return Err(AttemptFailure::plain(failure, "connect", msg));
         }
@@ -366,15 +370,15 @@ async fn ready(
                 false
             }
             Some(Err(e)) => {
+                let why = upstream::describe(e);
                 return Err(AttemptFailure::plain(
-                    Failure::StreamError(chain(&e)),
+                    Failure::StreamError(why.clone()),
                     "stream",
                     format!(
-                        "the stream from provider {:?} broke before any content: {}",
-                        p.name,
-                        chain(&e)
+                        "the stream from provider {:?} broke before any content: {why}",
+                        p.name
                     ),
-                ))
+                ));
             }
             None => true,
         };
@@ -498,7 +502,7 @@ async fn aggregate(
     let mut up = resp.bytes_stream();
     let read = tokio::time::timeout(t.total, async {
         while let Some(chunk) = up.next().await {
-            agg.feed(&chunk.map_err(|e| chain(&e))?);
+            agg.feed(&chunk.map_err(upstream::describe)?);
         }
         Ok::<_, String>(())
     })

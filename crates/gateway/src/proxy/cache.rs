@@ -204,6 +204,7 @@ impl IdempotencyTable {
 
 /// Responds with a committed answer and keeps a copy for the cache / idempotency window when it
 /// is a complete JSON answer.
+#[allow(clippy::too_many_arguments)]
 pub async fn capture(
     state: &AppState,
     committed: Committed,
@@ -212,6 +213,7 @@ pub async fn capture(
     p: &Provider,
     target: &Target,
     ledger: Ledger,
+    idle: Duration,
 ) -> Response {
     if let Committed::Json {
         body,
@@ -240,7 +242,7 @@ pub async fn capture(
         committed,
         client,
         p.name.clone(),
-        Duration::from_secs(300),
+        idle,
         state.config.keepalive,
         ledger,
     )

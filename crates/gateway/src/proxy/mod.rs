@@ -78,7 +78,9 @@ pub async fn gemini(
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
-        "countTokens" => return gemini_count(&state, &model, body).await,
+        "countTokens" => {
+            return gemini_count(&state, &headers, query_key.as_deref(), &model, body).await
+        }
         other => {
             return ApiError::not_found(
                 "unsupported_endpoint",
@@ -100,8 +102,15 @@ pub async fn gemini(
         .unwrap_or_else(|e| e.render(Format::Gemini))
 }
 
-async fn gemini_count(state: &AppState, model: &str, body: Body) -> Response {
+async fn gemini_count(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+    model: &str,
+    body: Body,
+) -> Response {
     let result = async {
+        gate(state, headers, query_key).await?;
         let bytes = read_body(body, state.config.max_body_bytes).await?;
         let json: Value = serde_json::from_slice(&bytes)
             .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
@@ -131,13 +140,56 @@ pub async fn messages(
 }
 
 /// `POST /v1/embeddings`: forwarded to OpenAI-compatible providers with only `model` rewritten.
-pub async fn embeddings(State(state): State<Arc<AppState>>, body: Body) -> Response {
-    embed(&state, body)
+pub async fn embeddings(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    embed(&state, &headers, body)
         .await
         .unwrap_or_else(|e| e.render(Format::Chat))
 }
 
-async fn embed(state: &AppState, body: Body) -> Result<Response, ApiError> {
+async fn embed(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mut ledger = respond::Ledger::new(state.clone(), Format::Chat, false);
+    if let Err(e) = gate(state, headers, None).await {
+        ledger.finish("rejected", e.status.as_u16());
+        return Err(e);
+    }
+    let r = embed_inner(state, body, &mut ledger).await;
+    match &r {
+        Ok(resp) if resp.status().is_success() => ledger.finish("ok", 200),
+        Ok(resp) => ledger.finish("error", resp.status().as_u16()),
+        Err(e) => ledger.finish("error", e.status.as_u16()),
+    }
+    r
+}
+
+/// Pause and client-key checks for the single-call endpoints (the main pipeline does its own).
+async fn gate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+) -> Result<Option<crate::storage::keys::ClientKey>, ApiError> {
+    if state.paused() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "gateway_paused",
+            "Switchyard is paused; resume it from the tray or the dashboard",
+        ));
+    }
+    client_key::check(state, headers, query_key).await
+}
+
+async fn embed_inner(
+    state: &AppState,
+    body: Body,
+    ledger: &mut respond::Ledger,
+) -> Result<Response, ApiError> {
     let bytes = read_body(body, state.config.max_body_bytes).await?;
     let mut json: Value = serde_json::from_slice(&bytes)
         .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
@@ -149,8 +201,11 @@ async fn embed(state: &AppState, body: Body) -> Result<Response, ApiError> {
     if json.get("input").is_none() {
         return Err(bad("missing required field `input`"));
     }
+    ledger.row.requested = model.clone();
     let (provider, upstream_model) = first_target(state, &model)?;
     let provider = &provider;
+    ledger.row.provider = Some(provider.name.clone());
+    ledger.row.model = Some(upstream_model.clone());
     if provider.format != Format::Chat.as_str() {
         return Err(ApiError::bad_request(
             "unsupported_feature",
@@ -175,7 +230,7 @@ async fn embed(state: &AppState, body: Body) -> Result<Response, ApiError> {
     let resp = req
         .send()
         .await
-        .map_err(|e| upstream::unreachable(&provider.name, &url, &e))?;
+        .map_err(|e| upstream::unreachable(&provider.name, &url, e))?;
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
     if !status.is_success() {
@@ -211,6 +266,7 @@ pub async fn count_tokens(
 }
 
 async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    gate(state, headers, None).await?;
     let bytes = read_body(body, state.config.max_body_bytes).await?;
     let mut json: Value = serde_json::from_slice(&bytes)
         .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
@@ -235,18 +291,16 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             .get("anthropic-version")
             .cloned()
             .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-        let mut req = state
+        let req = state
             .http
             .post(&url)
             .header("anthropic-version", version)
             .json(&json);
-        if let Some(k) = key {
-            req = req.header("x-api-key", k);
-        }
+        let req = upstream::apply_auth(req, provider, Format::Messages, key.as_deref());
         let resp = req
             .send()
             .await
-            .map_err(|e| upstream::unreachable(&provider.name, &url, &e))?;
+            .map_err(|e| upstream::unreachable(&provider.name, &url, e))?;
         let status =
             StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
@@ -408,15 +462,6 @@ pub async fn forward_with(
     };
     ledger.row.key_id = key.as_ref().map(|k| k.id);
 
-    let cache_key = cache::key_for(&state, client, &headers, &json, stream, &model);
-    if let Some(k) = &cache_key {
-        if let Some(hit) = state.cache.get(k) {
-            ledger.row.provider = Some(hit.provider.clone());
-            ledger.row.model = Some(hit.model.clone());
-            ledger.finish("cache_hit", 200);
-            return Ok(hit.response());
-        }
-    }
     let idem = cache::idempotency_key(&headers);
     let _idem_guard = match &idem {
         Some(k) => match state.idempotency.begin(k).await {
@@ -454,6 +499,44 @@ pub async fn forward_with(
         }
     };
     ledger.row.combo = plan.combo.clone();
+    // The cache key covers where the request would go (a combo switch must not serve the old
+    // combo's answer) and the headers that shape the answer.
+    let route: Vec<String> = plan
+        .targets
+        .iter()
+        .map(|t| {
+            format!(
+                "{}/{}@{}",
+                plan.provider(t).name,
+                t.model,
+                t.account.as_deref().unwrap_or("")
+            )
+        })
+        .chain(
+            [
+                "anthropic-beta",
+                "anthropic-version",
+                "x-switchyard-account",
+            ]
+            .iter()
+            .map(|h| {
+                headers
+                    .get(*h)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            }),
+        )
+        .collect();
+    let cache_key = cache::key_for(&state, client, &headers, &json, stream, &route.join("\n"));
+    if let Some(k) = &cache_key {
+        if let Some(hit) = state.cache.get(k) {
+            ledger.row.provider = Some(hit.provider.clone());
+            ledger.row.model = Some(hit.model.clone());
+            ledger.finish("cache_hit", 200);
+            return Ok(hit.response());
+        }
+    }
     let pin_header = headers
         .get("x-switchyard-account")
         .and_then(|v| v.to_str().ok())
@@ -478,6 +561,7 @@ pub async fn forward_with(
     let mut last: Option<(attempt::AttemptFailure, String, Format)> = None;
     let mut earliest: Option<Instant> = None;
     let mut all_limited = true;
+    let mut unusable: Vec<String> = Vec::new();
     let mut waits = 0;
     'rounds: loop {
         let mut tried_this_round = false;
@@ -517,7 +601,7 @@ pub async fn forward_with(
                                 if excluded.is_empty() {
                                     hops.push(format!("{label}:unusable"));
                                     all_limited = false;
-                                    tracing::debug!("{why}");
+                                    unusable.push(why);
                                 }
                                 break;
                             }
@@ -565,6 +649,8 @@ pub async fn forward_with(
                                 served_by: label.clone(),
                             });
                         }
+                        // Never cache an answer produced while failing over (routing.md §11).
+                        let cache_key = cache_key.clone().filter(|_| hops.len() == 1);
                         let cacheable = cache_key.is_some() || idem.is_some();
                         let mut resp = if cacheable {
                             cache::capture(
@@ -575,6 +661,7 @@ pub async fn forward_with(
                                 p,
                                 target,
                                 ledger,
+                                t.idle,
                             )
                             .await
                         } else {
@@ -607,6 +694,9 @@ pub async fn forward_with(
                         return Ok(resp);
                     }
                     Err(f) => {
+                        // The failed attempt's concurrency slot is free again (a same-account
+                        // retry must not wait for itself).
+                        ledger.hold(None);
                         let opts = ClassifyOptions {
                             any_non_ok_moves_on: opts_any,
                             per_model_quota: false,
@@ -620,7 +710,14 @@ pub async fn forward_with(
                             &verdict,
                             f.retry_hint,
                         );
-                        if let Some(u) = until {
+                        // Only rate-type cooldowns say when to retry; a 404 model lock does not.
+                        let rate_like = matches!(
+                            verdict.account,
+                            crate::routing::classify::AccountAction::Backoff
+                                | crate::routing::classify::AccountAction::BackoffModel
+                                | crate::routing::classify::AccountAction::CooldownFor(_)
+                        );
+                        if let (Some(u), true) = (until, rate_like) {
                             earliest = Some(earliest.map_or(u, |e| e.min(u)));
                         }
                         if f.status.map(|s| s.as_u16()) != Some(429) {
@@ -671,7 +768,16 @@ pub async fn forward_with(
             _ => break,
         }
     }
-    let resp = final_error(client, &plan, &hops, last, earliest, all_limited, attempts);
+    let resp = final_error(
+        client,
+        &plan,
+        &hops,
+        last,
+        earliest,
+        all_limited,
+        attempts,
+        &unusable,
+    );
     ledger.row.attempts = attempts;
     ledger.row.fallback = (!hops.is_empty()).then(|| hops.join(","));
     ledger.finish("error", resp.status().as_u16());
@@ -703,6 +809,7 @@ fn timeouts(c: &crate::storage::ComboConfig) -> attempt::Timeouts {
 }
 
 /// One clear error when no target answered (api-surface.md §8, status policy).
+#[allow(clippy::too_many_arguments)]
 fn final_error(
     client: Format,
     plan: &crate::routing::plan::Plan,
@@ -711,6 +818,7 @@ fn final_error(
     earliest: Option<Instant>,
     all_limited: bool,
     attempts: u32,
+    unusable: &[String],
 ) -> Response {
     let retry_secs = earliest.map(|e| {
         e.saturating_duration_since(Instant::now())
@@ -719,7 +827,8 @@ fn final_error(
             .max(1.0) as u64
     });
     let with_retry = |mut r: Response| {
-        if let Some(s) = retry_secs {
+        let status = r.status().as_u16();
+        if let (Some(s), true) = (retry_secs, status == 429 || status == 503) {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -778,6 +887,18 @@ fn final_error(
     } else {
         format!(" (tried: {})", hops.join(", "))
     };
+    if attempts == 0 && !unusable.is_empty() && earliest.is_none() {
+        // Nothing to wait for: say what needs the user's attention.
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_available_account",
+            format!(
+                "no usable account for {route}: {}{tried}",
+                unusable.join("; ")
+            ),
+        )
+        .render(client);
+    }
     if attempts == 0 || all_limited {
         let when = retry_secs
             .map(|s| {

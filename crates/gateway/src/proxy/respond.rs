@@ -2,7 +2,6 @@
 //! entry (usage row) that is written whatever happens: success, failure, or the client leaving.
 
 use super::attempt::{Committed, StreamKind};
-use super::upstream::chain;
 use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
 use crate::server::AppState;
 use crate::storage::usage::UsageRow;
@@ -222,12 +221,12 @@ fn passthrough(
                         None
                     }
                     Ok(Some(Err(e))) => {
-                        tracing::warn!(provider = %provider, "upstream stream broke: {e}");
+                        let why = super::upstream::describe(e);
+                        tracing::warn!(provider = %provider, "upstream stream broke: {why}");
                         let u = st.watch.seen.usage;
                         st.ledger.usage(&u);
                         st.ledger.finish("stream_error", 502);
-                        let msg =
-                            format!("the stream from provider {provider:?} broke: {}", chain(&e));
+                        let msg = format!("the stream from provider {provider:?} broke: {why}");
                         is_sse.then(|| (Ok(fail(msg)), None))
                     }
                     Err(_) => {
@@ -242,6 +241,21 @@ fn passthrough(
             }
         },
     )
+}
+
+/// A stream the client dropped early still consumed tokens: count what was seen.
+impl Drop for Pass {
+    fn drop(&mut self) {
+        let u = self.watch.seen.usage;
+        self.ledger.usage(&u);
+    }
+}
+
+impl Drop for Trans {
+    fn drop(&mut self) {
+        let u = self.tr.seen.usage;
+        self.ledger.usage(&u);
+    }
 }
 
 struct Trans {
@@ -305,10 +319,10 @@ fn translate(
                             }
                         }
                         Some(Err(e)) => {
-                            tracing::warn!(provider = %provider, "upstream stream broke: {e}");
+                            let why = super::upstream::describe(e);
+                            tracing::warn!(provider = %provider, "upstream stream broke: {why}");
                             let out = st.tr.fail(format!(
-                                "the stream from provider {provider:?} broke: {}",
-                                chain(&e)
+                                "the stream from provider {provider:?} broke: {why}"
                             ));
                             let u = st.tr.seen.usage;
                             st.ledger.usage(&u);

@@ -68,8 +68,9 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-pub fn unreachable(provider: &str, url: &str, e: &reqwest::Error) -> ApiError {
-    let (status, code) = if e.is_timeout() {
+pub fn unreachable(provider: &str, url: &str, e: reqwest::Error) -> ApiError {
+    let timeout = e.is_timeout();
+    let (status, code) = if timeout {
         (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
     } else {
         (StatusCode::BAD_GATEWAY, "upstream_error")
@@ -80,9 +81,15 @@ pub fn unreachable(provider: &str, url: &str, e: &reqwest::Error) -> ApiError {
         format!(
             "could not reach provider {provider:?} at {}: {}",
             redact_url(url),
-            chain(e)
+            describe(e)
         ),
     )
+}
+
+/// A transport error's text without the request URL: reqwest names the URL, query included,
+/// and a provider's `?key=` must reach neither the client nor the logs.
+pub fn describe(e: reqwest::Error) -> String {
+    chain(&e.without_url())
 }
 
 /// A URL without its query (a `?key=` must never reach a message or a log).
@@ -94,7 +101,7 @@ pub async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Vec<u
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| chain(&e))?;
+        let chunk = chunk.map_err(describe)?;
         body.extend_from_slice(&chunk);
         if body.len() >= limit {
             body.truncate(limit);

@@ -42,6 +42,14 @@ pub struct Limiter {
     next_start: Mutex<Option<Instant>>,
 }
 
+struct QueuePlace<'a>(&'a AtomicU32);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub enum Gate {
     /// Go ahead; hold the permit (if any) until the answer is finished.
     Go(Option<OwnedSemaphorePermit>),
@@ -74,12 +82,13 @@ impl Limiter {
                 Ok(p) => Some(p),
                 Err(_) => {
                     let queue = self.cfg.queue.unwrap_or(16);
+                    // Counted out on drop too: a client that leaves while queued frees its place.
+                    let place = QueuePlace(&self.waiting);
                     if self.waiting.fetch_add(1, Ordering::SeqCst) >= queue {
-                        self.waiting.fetch_sub(1, Ordering::SeqCst);
                         return Gate::Busy(Duration::from_secs(1));
                     }
                     let got = tokio::time::timeout_at(deadline, sem.clone().acquire_owned()).await;
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    drop(place);
                     match got {
                         Ok(Ok(p)) => Some(p),
                         _ => return Gate::Busy(Duration::from_secs(1)),

@@ -20,7 +20,7 @@ use crate::storage::{Combo, Provider};
 use breaker::{Admission, Breaker, BreakerConfig};
 use classify::{AccountAction, ProviderKind, Verdict};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use strategy::{AccountFacts, AccountStrategy};
@@ -29,8 +29,43 @@ use strategy::{AccountFacts, AccountStrategy};
 pub const DEFAULT_ACTIVE_ALIAS: &str = "switchyard";
 /// Cooldowns longer than this are persisted so a restart does not hammer a limited account.
 const PERSIST_COOLDOWN_OVER: Duration = Duration::from_secs(60);
-/// Window for least-used counting.
-const USE_WINDOW: Duration = Duration::from_secs(600);
+/// Least-used counting: requests per target in the last ten one-minute buckets. O(1) per
+/// request and bounded memory (a list of timestamps grew with traffic and made every combo
+/// request scan it — measured: 5.6k → 0.6k req/s after a minute of load).
+#[derive(Debug, Default, Clone, Copy)]
+struct UseCounter {
+    buckets: [(u64, u32); 10],
+}
+
+impl UseCounter {
+    fn minute() -> u64 {
+        now_unix() / 60
+    }
+
+    fn add(&mut self) {
+        let m = Self::minute();
+        let b = &mut self.buckets[(m % 10) as usize];
+        if b.0 != m {
+            *b = (m, 0);
+        }
+        b.1 = b.1.saturating_add(1);
+    }
+
+    fn recent(&self) -> u64 {
+        let m = Self::minute();
+        self.buckets
+            .iter()
+            .filter(|(bm, _)| m.saturating_sub(*bm) < 10)
+            .map(|(_, n)| *n as u64)
+            .sum()
+    }
+}
+
+/// Upstream reset times are data from the network: never let one overflow an `Instant`.
+fn instant_in(now: Instant, secs: u64) -> Instant {
+    now.checked_add(Duration::from_secs(secs.min(7 * 86_400)))
+        .unwrap_or(now)
+}
 
 pub fn now_unix() -> u64 {
     SystemTime::now()
@@ -76,7 +111,7 @@ struct Runtime {
     /// Per provider: the account picked last (round-robin stickiness).
     last_pick: HashMap<String, String>,
     /// Recent request times per `provider/model` target (least-used).
-    target_uses: HashMap<String, VecDeque<Instant>>,
+    target_uses: HashMap<String, UseCounter>,
     /// Accounts whose cooldown changed since the last flush.
     dirty_cooldowns: HashSet<AccountKey>,
 }
@@ -315,11 +350,17 @@ impl Router {
                             .filter_map(|w| w.resets_at)
                             .max()
                     })
-                    .map(|r| now + Duration::from_secs(r.saturating_sub(now_unix())));
-                if let Some(r) = reset {
+                    .map(|r| instant_in(now, r.saturating_sub(now_unix())));
+                // Without a reset time, the reading itself expires: five minutes after it was
+                // observed (not after now — that would bench the account forever).
+                let r = reset.unwrap_or_else(|| {
+                    let seen = windows
+                        .and_then(|w| w.iter().map(|w| w.observed_at).max())
+                        .unwrap_or(0);
+                    instant_in(now, (seen + 300).saturating_sub(now_unix()))
+                });
+                if r > now {
                     blocked_until = Some(blocked_until.map_or(r, |b| b.max(r)));
-                } else {
-                    blocked_until = Some(blocked_until.unwrap_or(now + Duration::from_secs(300)));
                 }
             }
             if let Some(t) = blocked_until {
@@ -382,15 +423,14 @@ impl Router {
             1
         };
         st.last_used = Some(now);
-        let key = format!("{}/{model}", p.name);
-        let uses = rt.target_uses.entry(key).or_default();
-        uses.push_back(now);
-        while uses
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > USE_WINDOW)
-        {
-            uses.pop_front();
+        if rt.target_uses.len() > 10_000 {
+            // Model strings come from clients; keep the table bounded.
+            rt.target_uses.clear();
         }
+        rt.target_uses
+            .entry(format!("{}/{model}", p.name))
+            .or_default()
+            .add();
         Pick::Account(label)
     }
 
@@ -499,11 +539,7 @@ impl Router {
         let recent = rt
             .target_uses
             .get(&format!("{}/{model}", p.name))
-            .map_or(0, |u| {
-                u.iter()
-                    .filter(|t| now.duration_since(**t) <= USE_WINDOW)
-                    .count() as u64
-            });
+            .map_or(0, UseCounter::recent);
         drop(rt);
         let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
         // The best account's primary window speaks for the target.
@@ -528,7 +564,12 @@ impl Router {
         }
     }
 
-    pub(crate) fn order_combo(&self, combo: &Combo, facts: &[strategy::TargetFacts]) -> Vec<usize> {
+    pub(crate) fn order_combo(
+        &self,
+        combo: &Combo,
+        facts: &[strategy::TargetFacts],
+        peek: bool,
+    ) -> Vec<usize> {
         let s: strategy::ComboStrategy =
             serde_json::from_value(serde_json::Value::String(combo.strategy.clone()))
                 .unwrap_or_default();
@@ -536,6 +577,12 @@ impl Router {
         let mut rt = lock(&self.rt);
         let cursor = rt.combo_cursors.entry(combo.name.clone()).or_default();
         let mut rng = lock(&self.rng);
+        if peek {
+            // A dry run must not advance round-robin or deal from the strict-random deck.
+            let mut copy = cursor.clone();
+            let mut r = rng.clone();
+            return strategy::order_targets(s, facts, sticky, &mut copy, &mut r);
+        }
         strategy::order_targets(s, facts, sticky, cursor, &mut rng)
     }
 
@@ -622,13 +669,37 @@ impl Router {
         (accounts, breakers)
     }
 
-    /// Clears cooldowns, locks, breakers (the dashboard's "reset" button), for one provider or all.
-    pub fn reset(&self, provider: Option<&str>) {
+    /// Clears cooldowns, locks, breakers and quota readings (the dashboard's "reset" button),
+    /// for one provider or all. Returns the `runtime_state` key prefixes to delete as well.
+    pub fn reset(&self, provider: Option<&str>) -> Vec<String> {
+        let keep = |p: &str| provider.is_some_and(|x| x != p);
         let mut rt = lock(&self.rt);
-        rt.accounts
-            .retain(|k, _| provider.is_some_and(|p| p != k.provider));
-        rt.breakers.retain(|k, _| provider.is_some_and(|p| p != k));
+        rt.accounts.retain(|k, _| keep(&k.provider));
+        rt.breakers.retain(|k, _| keep(k));
+        rt.dirty_cooldowns.retain(|k| keep(&k.provider));
         drop(rt);
+        self.quota
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| keep(&k.provider));
+        lock(&self.dirty_quota).retain(|k| keep(&k.provider));
+        self.changed();
+        match provider {
+            Some(p) => vec![format!("quota:{p}/"), format!("cooldown:{p}/")],
+            None => vec!["quota:".into(), "cooldown:".into()],
+        }
+    }
+
+    /// Forgets what routing learned about one account (its key was replaced, it was re-enabled,
+    /// or it was deleted): a fixed key must not stay benched by an old 401.
+    pub fn forget_account(&self, provider: &str, account: &str) {
+        let key = AccountKey::new(provider, account);
+        lock(&self.rt).accounts.remove(&key);
+        self.quota
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        lock(&self.limiters).remove(&key);
         self.changed();
     }
 

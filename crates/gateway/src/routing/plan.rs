@@ -48,6 +48,29 @@ impl Router {
         requested: &str,
         header_combo: Option<&str>,
     ) -> Result<Plan, ApiError> {
+        self.plan_with(providers, aliases, prices, requested, header_combo, false)
+    }
+
+    /// The plan a request would get now, without advancing round-robin cursors (dry runs).
+    pub fn plan_peek(
+        &self,
+        providers: Arc<Vec<Provider>>,
+        aliases: &[Alias],
+        prices: &Prices,
+        requested: &str,
+    ) -> Result<Plan, ApiError> {
+        self.plan_with(providers, aliases, prices, requested, None, true)
+    }
+
+    fn plan_with(
+        &self,
+        providers: Arc<Vec<Provider>>,
+        aliases: &[Alias],
+        prices: &Prices,
+        requested: &str,
+        header_combo: Option<&str>,
+        peek: bool,
+    ) -> Result<Plan, ApiError> {
         check_name(requested)?;
         let combos = self.combos();
         let combo_name = if let Some(h) = header_combo {
@@ -95,7 +118,7 @@ impl Router {
             };
             if let Some(f) = fallback.and_then(|f| combos.iter().find(|c| c.name == f).cloned()) {
                 let mut extra = Vec::new();
-                self.expand(&f, &combos, &providers, prices, 0, &mut extra);
+                self.expand(&f, &combos, &providers, prices, 0, &mut extra, peek);
                 for t in extra {
                     if !plan.targets.contains(&t) {
                         plan.targets.push(t);
@@ -112,11 +135,11 @@ impl Router {
                 ApiError::not_found("model_not_found", format!("no combo named {name:?}"))
             })?;
         let mut targets = Vec::new();
-        self.expand(&combo, &combos, &providers, prices, 0, &mut targets);
+        self.expand(&combo, &combos, &providers, prices, 0, &mut targets, peek);
         if let Some(f) = fallback.filter(|f| *f != name) {
             if let Some(fc) = combos.iter().find(|c| c.name == f) {
                 let mut extra = Vec::new();
-                self.expand(fc, &combos, &providers, prices, 0, &mut extra);
+                self.expand(fc, &combos, &providers, prices, 0, &mut extra, peek);
                 for t in extra {
                     if !targets.contains(&t) {
                         targets.push(t);
@@ -139,6 +162,7 @@ impl Router {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn expand(
         &self,
         combo: &Combo,
@@ -147,6 +171,7 @@ impl Router {
         prices: &Prices,
         depth: usize,
         out: &mut Vec<Target>,
+        peek: bool,
     ) {
         if depth >= super::combos::MAX_DEPTH || out.len() >= super::combos::MAX_TARGETS {
             return;
@@ -182,7 +207,7 @@ impl Router {
                 },
             })
             .collect();
-        for i in self.order_combo(combo, &facts) {
+        for i in self.order_combo(combo, &facts, peek) {
             match &combo.targets[i] {
                 ComboTarget::Model {
                     provider,
@@ -203,7 +228,7 @@ impl Router {
                 }
                 ComboTarget::Combo { name, .. } => {
                     if let Some(c) = all.iter().find(|c| &c.name == name) {
-                        self.expand(c, all, providers, prices, depth + 1, out);
+                        self.expand(c, all, providers, prices, depth + 1, out, peek);
                     }
                 }
             }
@@ -212,7 +237,9 @@ impl Router {
 }
 
 fn check_name(requested: &str) -> Result<(), ApiError> {
-    if requested.contains("../") || requested.chars().any(char::is_control) {
+    // Model ids end up in upstream URL paths (Gemini): nothing that could change the path/query.
+    let bad_char = |c: char| c.is_control() || matches!(c, '\\' | '?' | '#' | '%' | ' ');
+    if requested.contains("..") || requested.chars().any(bad_char) {
         return Err(bad(format!(
             "model {requested:?} contains characters a model name cannot have"
         )));

@@ -64,6 +64,15 @@ impl Db {
         })
     }
 
+    pub fn delete_runtime_state(&self, prefix: &str) -> Result<usize, StorageError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "DELETE FROM runtime_state WHERE substr(key, 1, length(?1)) = ?1",
+                [prefix],
+            )?)
+        })
+    }
+
     pub fn runtime_state(&self, prefix: &str) -> Result<Vec<(String, String)>, StorageError> {
         self.with(|c| {
             let mut s = c.prepare(

@@ -183,7 +183,7 @@ impl Db {
     pub fn usage_totals(&self, by: GroupBy, since_ms: i64) -> Result<Vec<Totals>, StorageError> {
         self.with(|c| {
             let mut s = c.prepare(&format!(
-                "SELECT {g} AS grp, COUNT(*), SUM(outcome != 'ok'), COALESCE(SUM(input_tokens), 0),
+                "SELECT {g} AS grp, COUNT(*), SUM(outcome NOT IN ('ok', 'cache_hit', 'idempotent_replay')), COALESCE(SUM(input_tokens), 0),
                    COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read), 0),
                    COALESCE(SUM(cost_usd), 0.0)
                  FROM usage WHERE ts_ms >= ?1 GROUP BY grp ORDER BY COUNT(*) DESC",
