@@ -242,9 +242,16 @@ pub async fn run(
     };
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
-    state
-        .router
-        .observe_headers(p, &account.label, header_pairs(resp.headers()));
+    // Most answers carry no quota headers: look before collecting and parsing.
+    if resp
+        .headers()
+        .keys()
+        .any(|k| crate::quota::headers::is_quota_header(k.as_str()))
+    {
+        state
+            .router
+            .observe_headers(p, &account.label, header_pairs(resp.headers()));
+    }
     if !status.is_success() {
         let headers = resp.headers().clone();
         let body = Bytes::from(

@@ -501,33 +501,36 @@ pub async fn forward_with(
     ledger.row.combo = plan.combo.clone();
     // The cache key covers where the request would go (a combo switch must not serve the old
     // combo's answer) and the headers that shape the answer.
-    let route: Vec<String> = plan
-        .targets
-        .iter()
-        .map(|t| {
-            format!(
-                "{}/{}@{}",
-                plan.provider(t).name,
-                t.model,
-                t.account.as_deref().unwrap_or("")
-            )
-        })
-        .chain(
-            [
-                "anthropic-beta",
-                "anthropic-version",
-                "x-switchyard-account",
-            ]
+    let route: Vec<String> = if !state.settings().cache_enabled {
+        Vec::new()
+    } else {
+        plan.targets
             .iter()
-            .map(|h| {
-                headers
-                    .get(*h)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string()
-            }),
-        )
-        .collect();
+            .map(|t| {
+                format!(
+                    "{}/{}@{}",
+                    plan.provider(t).name,
+                    t.model,
+                    t.account.as_deref().unwrap_or("")
+                )
+            })
+            .chain(
+                [
+                    "anthropic-beta",
+                    "anthropic-version",
+                    "x-switchyard-account",
+                ]
+                .iter()
+                .map(|h| {
+                    headers
+                        .get(*h)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                }),
+            )
+            .collect()
+    };
     let cache_key = cache::key_for(&state, client, &headers, &json, stream, &route.join("\n"));
     if let Some(k) = &cache_key {
         if let Some(hit) = state.cache.get(k) {

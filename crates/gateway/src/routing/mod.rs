@@ -401,9 +401,7 @@ impl Router {
             return Pick::Cooling(earliest);
         }
         let facts: Vec<AccountFacts> = candidates.iter().map(|(_, f)| *f).collect();
-        let strategy: AccountStrategy =
-            serde_json::from_value(serde_json::Value::String(p.account_strategy.clone()))
-                .unwrap_or_default();
+        let strategy = AccountStrategy::parse(&p.account_strategy).unwrap_or_default();
         let last = rt
             .last_pick
             .get(&p.name)
@@ -570,9 +568,7 @@ impl Router {
         facts: &[strategy::TargetFacts],
         peek: bool,
     ) -> Vec<usize> {
-        let s: strategy::ComboStrategy =
-            serde_json::from_value(serde_json::Value::String(combo.strategy.clone()))
-                .unwrap_or_default();
+        let s = strategy::ComboStrategy::parse(&combo.strategy).unwrap_or_default();
         let sticky = combo.config.sticky_limit.unwrap_or(3);
         let mut rt = lock(&self.rt);
         let cursor = rt.combo_cursors.entry(combo.name.clone()).or_default();

@@ -27,6 +27,24 @@ pub enum ComboStrategy {
     QuotaAware,
 }
 
+impl ComboStrategy {
+    /// The stored name (as serde spells it), without going through serde on the request path.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "priority" | "fill-first" => Self::Priority,
+            "round-robin" => Self::RoundRobin,
+            "weighted" => Self::Weighted,
+            "random" => Self::Random,
+            "strict-random" => Self::StrictRandom,
+            "p2c" => Self::P2c,
+            "least-used" => Self::LeastUsed,
+            "cost-optimized" => Self::CostOptimized,
+            "quota-aware" => Self::QuotaAware,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TargetFacts {
     pub weight: u32,
@@ -191,6 +209,19 @@ pub enum AccountStrategy {
     LeastUsed,
 }
 
+impl AccountStrategy {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "fill-first" => Self::FillFirst,
+            "round-robin" => Self::RoundRobin,
+            "p2c" => Self::P2c,
+            "random" => Self::Random,
+            "least-used" => Self::LeastUsed,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AccountFacts {
     /// Lower is preferred (1 = first).
@@ -264,6 +295,37 @@ fn penalty(a: &AccountFacts) -> f64 {
     let priority = a.priority.saturating_sub(1).min(6);
     let used = a.quota_used_pct.map_or(0.0, |u| u.clamp(0.0, 100.0) / 10.0);
     f64::from(exhausted + errors + backoff + streak + priority) + used
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn parse_agrees_with_serde() {
+        for name in [
+            "priority",
+            "fill-first",
+            "round-robin",
+            "weighted",
+            "random",
+            "strict-random",
+            "p2c",
+            "least-used",
+            "cost-optimized",
+            "quota-aware",
+        ] {
+            let via_serde: ComboStrategy =
+                serde_json::from_value(serde_json::Value::String(name.into())).unwrap();
+            assert_eq!(ComboStrategy::parse(name), Some(via_serde), "{name}");
+        }
+        for name in ["fill-first", "round-robin", "p2c", "random", "least-used"] {
+            let via_serde: AccountStrategy =
+                serde_json::from_value(serde_json::Value::String(name.into())).unwrap();
+            assert_eq!(AccountStrategy::parse(name), Some(via_serde), "{name}");
+        }
+        assert_eq!(ComboStrategy::parse("fastest"), None);
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,15 @@ use crate::storage::Alias;
 
 const SHIPPED: &str = include_str!("../../catalog/prices.toml");
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Prices {
     rows: Vec<Price>,
+    /// `provider/model` → the row that prices it. Every request costs itself, and glob-matching
+    /// the table each time was a measurable share of the request path (perf: ~6 %).
+    memo: std::sync::Mutex<std::collections::HashMap<String, Option<usize>>>,
 }
+
+const MEMO_LIMIT: usize = 4096;
 
 #[derive(serde::Deserialize)]
 struct Shipped {
@@ -41,7 +46,10 @@ impl Prices {
                 rows.push(s);
             }
         }
-        Self { rows }
+        Self {
+            rows,
+            memo: Default::default(),
+        }
     }
 
     pub fn rows(&self) -> &[Price] {
@@ -50,23 +58,38 @@ impl Prices {
 
     pub fn lookup(&self, provider: &str, model: &str) -> Option<&Price> {
         let full = format!("{provider}/{model}");
-        if let Some(p) = self.rows.iter().find(|p| p.model == full) {
-            return Some(p);
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = memo.get(&full) {
+            return i.map(|i| &self.rows[i]);
         }
-        if let Some(p) = self.rows.iter().find(|p| p.model == model) {
-            return Some(p);
+        let found = self.find(model, &full);
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
         }
-        let mut best: Option<(&Price, i64)> = None;
-        for p in self.rows.iter().filter(|p| p.model.contains('*')) {
+        memo.insert(full, found);
+        found.map(|i| &self.rows[i])
+    }
+
+    /// The index of the row pricing `full` (`provider/model`) or `model`.
+    fn find(&self, model: &str, full: &str) -> Option<usize> {
+        let rows = self.rows.iter().enumerate();
+        if let Some((i, _)) = rows.clone().find(|(_, p)| p.model == full) {
+            return Some(i);
+        }
+        if let Some((i, _)) = rows.clone().find(|(_, p)| p.model == model) {
+            return Some(i);
+        }
+        let mut best: Option<(usize, i64)> = None;
+        for (i, p) in rows.filter(|(_, p)| p.model.contains('*')) {
             let a = pattern(&p.model);
-            if a.matches(&full) || a.matches(model) {
+            if a.matches(full) || a.matches(model) {
                 let s = a.score();
                 if best.is_none_or(|(_, b)| s > b) {
-                    best = Some((p, s));
+                    best = Some((i, s));
                 }
             }
         }
-        best.map(|(p, _)| p)
+        best.map(|(i, _)| i)
     }
 
     /// Estimated cost in USD; None when the model has no price.
