@@ -155,3 +155,49 @@ fn stream_vectors() {
         failures.join("\n")
     );
 }
+
+/// formats.md #11: an answer without content must look empty to the proxy (which then fails
+/// over while nothing has reached the client), so the decoders report no content for it.
+#[test]
+fn answers_without_content_report_no_content() {
+    use serde_json::json;
+    // Non-streamed: Chat `choices: []` is an error; Gemini candidates without parts decode to
+    // an answer with no parts (the proxy's "200 without any content").
+    assert!(formats::decode_response(Format::Chat, &json!({"choices": []})).is_err());
+    let gemini = json!({"candidates": [{"finishReason": "STOP", "index": 0}]});
+    let r = formats::decode_response(Format::Gemini, &gemini).unwrap();
+    assert!(r.parts.is_empty(), "{:?}", r.parts);
+    let gemini = json!({"candidates": [{"content": {"role": "model", "parts": []}}]});
+    assert!(formats::decode_response(Format::Gemini, &gemini)
+        .unwrap()
+        .parts
+        .is_empty());
+    // Streamed: such chunks carry no content, and nothing a client could take for an answer.
+    let cases: [(Format, &[&str]); 3] = [
+        (
+            Format::Chat,
+            &[
+                "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[]}\n\n",
+                "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[]}\n\n",
+            ],
+        ),
+        (
+            Format::Gemini,
+            &["data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[]},\"index\":0}]}\n\n"],
+        ),
+        (
+            Format::Gemini,
+            &["data: {\"candidates\":[{\"content\":{\"role\":\"model\"},\"index\":0}]}\n\n"],
+        ),
+    ];
+    for (upstream, chunks) in cases {
+        let mut t = StreamTranslator::new(upstream, Format::Messages, "m", false);
+        let mut out = String::new();
+        for c in chunks {
+            out += &t.feed(c.as_bytes());
+        }
+        assert!(!t.seen.content, "{upstream:?}: {out}");
+        assert!(!t.seen.finished, "{upstream:?}: {out}");
+        assert!(!out.contains("content_block"), "{upstream:?}: {out}");
+    }
+}

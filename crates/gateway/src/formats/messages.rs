@@ -288,6 +288,41 @@ fn parts_to_blocks(parts: &[Part], role: Role) -> Vec<Value> {
     results
 }
 
+/// Anthropic rejects a top-level `oneOf`/`anyOf`/`allOf` in `input_schema` (formats.md §4): the
+/// branches' properties are merged into one object (an `allOf` also keeps its required keys).
+fn flatten_top_level_combinators(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    for key in ["anyOf", "oneOf", "allOf"] {
+        let Some(Value::Array(branches)) = obj.remove(key) else {
+            continue;
+        };
+        for b in &branches {
+            if let Some(Value::Object(props)) = b.get("properties") {
+                let into = obj.entry("properties").or_insert_with(|| json!({}));
+                if let Some(into) = into.as_object_mut() {
+                    for (k, v) in props {
+                        into.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+            if key == "allOf" {
+                if let Some(Value::Array(req)) = b.get("required") {
+                    let into = obj.entry("required").or_insert_with(|| json!([]));
+                    if let Some(into) = into.as_array_mut() {
+                        for r in req {
+                            if !into.contains(r) {
+                                into.push(r.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub fn encode_request(req: &Request) -> Value {
     let mut messages: Vec<Value> = Vec::new();
     let mut answered: std::collections::HashSet<String> = Default::default();
@@ -430,6 +465,7 @@ pub fn encode_request(req: &Request) -> Value {
                 if !schema.is_object() {
                     schema = json!({});
                 }
+                flatten_top_level_combinators(&mut schema);
                 schema["type"] = json!("object");
                 if schema.get("properties").is_none() {
                     schema["properties"] = json!({});
