@@ -12,6 +12,20 @@ use switchyard_gateway::server::start_with_store;
 use switchyard_gateway::storage::Db;
 use switchyard_gateway::{Gateway, GatewayConfig, SecretsMode};
 
+/// A gateway with an in-memory secret store, bound to `host` on a free port.
+fn config(dir: &std::path::Path, host: IpAddr, allowed_hosts: Vec<String>) -> GatewayConfig {
+    GatewayConfig {
+        host,
+        port: 0,
+        data_dir: dir.to_path_buf(),
+        secrets: SecretsMode::Memory,
+        max_body_bytes: 1024 * 1024,
+        allowed_hosts,
+        keychain_service: "dev.switchyard.test".into(),
+        keepalive: Duration::from_millis(300),
+    }
+}
+
 struct Env {
     gw: Gateway,
     mock: MockUpstream,
@@ -23,16 +37,7 @@ impl Env {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        let config = GatewayConfig {
-            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 0,
-            data_dir: dir.path().to_path_buf(),
-            secrets: SecretsMode::Memory,
-            max_body_bytes: 1024 * 1024,
-            allowed_hosts: vec![],
-            keychain_service: "dev.switchyard.test".into(),
-            keepalive: Duration::from_millis(300),
-        };
+        let config = config(dir.path(), IpAddr::V4(Ipv4Addr::LOCALHOST), vec![]);
         let gw = start_with_store(config, db, Arc::new(MemoryStore::default()))
             .await
             .unwrap();
@@ -503,16 +508,11 @@ async fn beyond_loopback_other_machines_need_the_admin_token_and_a_client_key() 
     };
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path()).unwrap();
-    let config = GatewayConfig {
-        host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        port: 0,
-        data_dir: dir.path().to_path_buf(),
-        secrets: SecretsMode::Memory,
-        max_body_bytes: 1024 * 1024,
-        allowed_hosts: vec![ip.to_string()],
-        keychain_service: "dev.switchyard.test".into(),
-        keepalive: Duration::from_millis(300),
-    };
+    let config = config(
+        dir.path(),
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        vec![ip.to_string()],
+    );
     let gw = start_with_store(config, db, Arc::new(MemoryStore::default()))
         .await
         .unwrap();
