@@ -426,6 +426,32 @@ def test_dashboard_client_keys_are_shown_once(browser, gateway, artifacts):
     assert gateway.api("GET", "/api/settings")[1]["require_api_key"] is False
 
 
+def test_dashboard_notification_settings_persist(browser, gateway):
+    browser.get(gateway.url + "/")
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "how-to-use"), "means the active combo"))
+    assert "switchyard" in browser.find_element(By.ID, "model-switchyard").text
+    labels = {"notify-thresholds": "Quota 80 %/95 % warnings", "notify-exhausted": "Quota exhausted",
+              "notify-resets": "Quota window reset", "notify-failover": "Combo failover"}
+    panel = browser.find_element(By.ID, "notify-settings")
+    for box_id, label in labels.items():
+        assert label in panel.text, panel.text
+        box = browser.find_element(By.ID, box_id)
+        wait(browser).until(lambda _: box.is_enabled() and box.is_selected())
+
+    failover = browser.find_element(By.XPATH, '//label[span[text()="Combo failover"]]/input')
+    failover.click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "keys-message"), "Notification settings saved"))
+    notify = gateway.api("GET", "/api/settings")[1]["notify"]
+    assert notify == {"thresholds": True, "exhausted": True, "resets": True, "failover": False}, notify
+
+    browser.refresh()
+    failover = browser.find_element(By.ID, "notify-failover")
+    wait(browser).until(lambda _: failover.is_enabled())
+    assert not failover.is_selected()
+    for box_id in ("notify-thresholds", "notify-exhausted", "notify-resets"):
+        assert browser.find_element(By.ID, box_id).is_selected(), box_id
+
+
 def test_dashboard_configures_claude_code(browser, tmp_path, artifacts):
     home = tmp_path / "home"
     settings = home / ".claude" / "settings.json"

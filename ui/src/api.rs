@@ -326,9 +326,38 @@ pub struct NewKey {
 }
 
 /// The part of `GET /api/settings` the dashboard edits.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Settings {
     pub require_api_key: bool,
+    /// Absent on gateways older than desktop notifications.
+    #[serde(default)]
+    pub notify: Notify,
+}
+
+/// Which events raise a desktop notification (`notify` in `/api/settings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Notify {
+    /// A quota window crossing 80 % / 95 %.
+    pub thresholds: bool,
+    /// A quota window exhausted.
+    pub exhausted: bool,
+    /// A quota window reset.
+    pub resets: bool,
+    /// A combo failing over to a later target.
+    pub failover: bool,
+}
+
+impl Default for Notify {
+    /// The gateway's defaults: everything on.
+    fn default() -> Self {
+        Self {
+            thresholds: true,
+            exhausted: true,
+            resets: true,
+            failover: true,
+        }
+    }
 }
 
 /// One entry of `GET /api/tools`: a coding tool Switchyard can configure.
@@ -510,8 +539,16 @@ pub async fn settings() -> ApiResult<Settings> {
     get("/api/settings").await
 }
 
-pub async fn put_settings(settings: &Settings) -> ApiResult<Settings> {
-    json(send_json(Request::put("/api/settings"), settings).await?).await
+/// `PUT /api/settings {"require_api_key": …}`; other settings are left alone.
+pub async fn put_require_api_key(require: bool) -> ApiResult<Settings> {
+    let body = serde_json::json!({ "require_api_key": require });
+    json(send_json(Request::put("/api/settings"), &body).await?).await
+}
+
+/// `PUT /api/settings {"notify": {…all four…}}`; other settings are left alone.
+pub async fn put_notify(notify: Notify) -> ApiResult<Settings> {
+    let body = serde_json::json!({ "notify": notify });
+    json(send_json(Request::put("/api/settings"), &body).await?).await
 }
 
 pub async fn tools() -> ApiResult<Vec<Tool>> {

@@ -84,6 +84,10 @@ pub fn HowToUse(dashboard: Dashboard) -> impl IntoView {
                             })
                     }}
                 </dd>
+                <dt>"Active combo"</dt>
+                <dd id="model-switchyard">
+                    "Model " <code>"switchyard"</code> " means the active combo."
+                </dd>
             </dl>
         </section>
     }

@@ -1,10 +1,11 @@
 //! Client keys: `GET/POST /api/keys`, revoke, and whether clients must send one
 //! (`require_api_key` in `/api/settings`). A new key is shown once, right after creation.
+//! Also which events raise desktop notifications (`notify` in `/api/settings`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, usd, ClientKey, CreatedKey, NewKey, Settings};
+use crate::api::{self, usd, ClientKey, CreatedKey, NewKey, Notify, Settings};
 use crate::components::notice::{Note, Notice};
 use crate::state::Loaded;
 
@@ -27,6 +28,7 @@ pub fn ClientKeys() -> impl IntoView {
         <section class="card" id="keys-panel">
             <h2>"Client keys"</h2>
             <RequireKeyToggle settings note />
+            <NotifySettings settings note />
             {move || created.get().map(|c| view! { <NewKeyBanner created=c /> })}
             <div class="table-wrap">
                 <table id="client-keys">
@@ -56,7 +58,8 @@ fn RequireKeyToggle(settings: RwSignal<Loaded<Settings>>, note: RwSignal<Note>) 
             matches!(
                 s,
                 Some(Ok(Settings {
-                    require_api_key: true
+                    require_api_key: true,
+                    ..
                 }))
             )
         })
@@ -65,11 +68,7 @@ fn RequireKeyToggle(settings: RwSignal<Loaded<Settings>>, note: RwSignal<Note>) 
         let wanted = event_target_checked(&ev);
         pending.set(true);
         spawn_local(async move {
-            match api::put_settings(&Settings {
-                require_api_key: wanted,
-            })
-            .await
-            {
+            match api::put_require_api_key(wanted).await {
                 Ok(s) => {
                     note.set(Some(Ok(if s.require_api_key {
                         "Client requests now need a key".to_owned()
@@ -102,6 +101,74 @@ fn RequireKeyToggle(settings: RwSignal<Loaded<Settings>>, note: RwSignal<Note>) 
             "When on, clients send one of these keys as " <code>"Authorization: Bearer sy-…"</code>
             "; tools configured below get their own."
         </p>
+    }
+}
+
+/// One notification checkbox: its element id, label, and the field it flips.
+type NotifyField = (&'static str, &'static str, fn(&mut Notify) -> &mut bool);
+
+const NOTIFY_FIELDS: [NotifyField; 4] = [
+    ("notify-thresholds", "Quota 80 %/95 % warnings", |n| {
+        &mut n.thresholds
+    }),
+    ("notify-exhausted", "Quota exhausted", |n| &mut n.exhausted),
+    ("notify-resets", "Quota window reset", |n| &mut n.resets),
+    ("notify-failover", "Combo failover", |n| &mut n.failover),
+];
+
+#[component]
+fn NotifySettings(settings: RwSignal<Loaded<Settings>>, note: RwSignal<Note>) -> impl IntoView {
+    let pending = RwSignal::new(false);
+    let current = move || {
+        settings.with(|s| match s {
+            Some(Ok(s)) => Some(s.notify),
+            _ => None,
+        })
+    };
+    let boxes = NOTIFY_FIELDS
+        .into_iter()
+        .map(|(id, label, field)| {
+            let checked = move || current().is_some_and(|mut n| *field(&mut n));
+            let on_change = move |ev: leptos::ev::Event| {
+                let Some(mut wanted) = current() else {
+                    return;
+                };
+                *field(&mut wanted) = event_target_checked(&ev);
+                pending.set(true);
+                spawn_local(async move {
+                    match api::put_notify(wanted).await {
+                        Ok(s) => {
+                            note.set(Some(Ok("Notification settings saved".to_owned())));
+                            settings.set(Some(Ok(s)));
+                        }
+                        Err(e) => {
+                            note.set(Some(Err(e)));
+                            // Put the checkboxes back to what the gateway has.
+                            settings.set(Some(api::settings().await));
+                        }
+                    }
+                    pending.set(false);
+                });
+            };
+            view! {
+                <label class="toggle">
+                    <input
+                        type="checkbox"
+                        id=id
+                        prop:checked=checked
+                        disabled=move || pending.get() || current().is_none()
+                        on:change=on_change
+                    />
+                    <span>{label}</span>
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <fieldset id="notify-settings" class="notify">
+            <legend>"Desktop notifications"</legend>
+            {boxes}
+        </fieldset>
     }
 }
 
