@@ -3,28 +3,17 @@
 
 use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_gateway::credentials::{InsecureFileStore, MemoryStore, SecretStore};
 use switchyard_gateway::server::start_with_store;
 use switchyard_gateway::storage::Db;
-use switchyard_gateway::{Gateway, GatewayConfig, SecretsMode};
+use switchyard_gateway::Gateway;
+
+mod support;
+use support::config;
 
 const KEY: &str = "sk-upstream-test-123";
-
-fn config(data_dir: &std::path::Path) -> GatewayConfig {
-    GatewayConfig {
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        port: 0,
-        data_dir: data_dir.to_path_buf(),
-        secrets: SecretsMode::Memory,
-        max_body_bytes: 64 * 1024,
-        allowed_hosts: vec![],
-        keychain_service: "dev.switchyard.test".into(),
-        keepalive: Duration::from_millis(300),
-    }
-}
 
 struct Env {
     gw: Gateway,

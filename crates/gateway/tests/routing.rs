@@ -6,25 +6,13 @@ use mock_upstream::{MockConfig, MockUpstream};
 use serde_json::{json, Value};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::time::Duration;
 use switchyard_gateway::credentials::MemoryStore;
 use switchyard_gateway::server::start_with_store;
 use switchyard_gateway::storage::Db;
-use switchyard_gateway::{Gateway, GatewayConfig, SecretsMode};
+use switchyard_gateway::{Gateway, GatewayConfig};
 
-/// A gateway with an in-memory secret store, bound to `host` on a free port.
-fn config(dir: &std::path::Path, host: IpAddr, allowed_hosts: Vec<String>) -> GatewayConfig {
-    GatewayConfig {
-        host,
-        port: 0,
-        data_dir: dir.to_path_buf(),
-        secrets: SecretsMode::Memory,
-        max_body_bytes: 1024 * 1024,
-        allowed_hosts,
-        keychain_service: "dev.switchyard.test".into(),
-        keepalive: Duration::from_millis(300),
-    }
-}
+mod support;
+use support::config;
 
 struct Env {
     gw: Gateway,
@@ -37,7 +25,7 @@ impl Env {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        let config = config(dir.path(), IpAddr::V4(Ipv4Addr::LOCALHOST), vec![]);
+        let config = config(dir.path());
         let gw = start_with_store(config, db, Arc::new(MemoryStore::default()))
             .await
             .unwrap();
@@ -508,11 +496,11 @@ async fn beyond_loopback_other_machines_need_the_admin_token_and_a_client_key() 
     };
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path()).unwrap();
-    let config = config(
-        dir.path(),
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        vec![ip.to_string()],
-    );
+    let config = GatewayConfig {
+        host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        allowed_hosts: vec![ip.to_string()],
+        ..config(dir.path())
+    };
     let gw = start_with_store(config, db, Arc::new(MemoryStore::default()))
         .await
         .unwrap();
@@ -651,4 +639,26 @@ async fn the_response_cache_and_idempotency_keys_spare_the_upstream() {
     let again = send(&once, Some(("idempotency-key", "k-1"))).await.unwrap();
     assert_eq!(header(&again, "x-switchyard-idempotent"), "replay");
     assert_eq!(env.mock.requests().len(), 7);
+}
+
+#[tokio::test]
+async fn a_body_the_clients_codec_cannot_read_is_a_400_before_any_upstream_call() {
+    let env = Env::new().await;
+    env.provider("ant", "anthropic").await;
+    let r = env
+        .http
+        .post(env.url("/v1/chat/completions"))
+        .json(&json!({"model": "ant/claude-mock", "messages": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalid_request", "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        !msg.contains("provider"),
+        "the client's error, not the provider's: {msg}"
+    );
+    assert!(env.mock.requests().is_empty(), "no upstream was called");
 }

@@ -30,6 +30,13 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_request", msg)
 }
 
+fn account_missing(provider: &str, label: &str) -> ApiError {
+    ApiError::not_found(
+        "account_not_found",
+        format!("provider {provider:?} has no account {label:?}"),
+    )
+}
+
 fn provider_missing(name: &str) -> ApiError {
     ApiError::not_found("provider_not_found", format!("no provider named {name:?}"))
 }
@@ -156,12 +163,7 @@ async fn update(
     let enabling = req.enabled == Some(true);
     let updated = blocking(move || db.update_account(&n, &l, req.enabled, req.priority))
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "account_not_found",
-                format!("provider {name:?} has no account {label:?}"),
-            )
-        })?;
+        .ok_or_else(|| account_missing(&name, &label))?;
     if enabling {
         state.router.forget_account(&name, &label);
     }
@@ -178,12 +180,7 @@ async fn remove(
     let (n, l) = (name.clone(), label.clone());
     let removed = blocking(move || db.delete_account(&n, &l))
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "account_not_found",
-                format!("provider {name:?} has no account {label:?}"),
-            )
-        })?;
+        .ok_or_else(|| account_missing(&name, &label))?;
     if let Some(entry) = &removed.key_ref {
         if let Err(e) = state.credentials.delete(entry).await {
             tracing::warn!(provider = %name, account = %label, "could not remove the keychain entry: {e}");

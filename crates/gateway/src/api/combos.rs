@@ -262,7 +262,7 @@ fn dry_run(state: &AppState, name: &str) -> Result<Value, ApiError> {
         state
             .router
             .plan_peek(state.providers(), &state.aliases(), &state.prices(), name)?;
-    let (accounts, breakers) = state.router.health_snapshot(&plan.providers);
+    let (_, breakers) = state.router.health_snapshot(&plan.providers);
     let mut rows = Vec::new();
     let mut serving: Option<String> = None;
     for t in &plan.targets {
@@ -274,35 +274,17 @@ fn dry_run(state: &AppState, name: &str) -> Result<Value, ApiError> {
             .map(|(_, b)| json!(b))
             .unwrap_or(json!({"state": "closed"}));
         let open = breaker["state"] == "open";
-        // Peek without recording a pick: evaluate availability from the health snapshot.
-        let usable: Vec<&crate::routing::AccountHealth> = accounts
-            .iter()
-            .filter(|a| a.provider == p.name)
-            .filter(|a| t.account.as_ref().is_none_or(|pin| pin == &a.account))
-            .collect();
-        let enabled: Vec<&str> = p
-            .accounts
-            .iter()
-            .filter(|a| a.enabled)
-            .map(|a| a.label.as_str())
-            .collect();
-        let available: Vec<&str> = usable
-            .iter()
-            .filter(|a| {
-                enabled.contains(&a.account.as_str())
-                    && a.cooldown_until.is_none()
-                    && !a.locked_models.contains(&t.model)
-                    && !a.reauth_required
-                    && !a.disabled
-            })
-            .map(|a| a.account.as_str())
-            .collect();
+        // The router's own rules (cooldowns, model locks, quota thresholds), without a pick.
+        let available = state
+            .router
+            .available_accounts(p, &t.model, t.account.as_deref());
+        let enabled = p.accounts.iter().any(|a| a.enabled);
         let why = if open {
             "breaker open".to_string()
-        } else if enabled.is_empty() {
+        } else if !enabled {
             "no enabled account".to_string()
         } else if available.is_empty() {
-            "every account is cooling down or locked for this model".to_string()
+            "every account is cooling down, locked for this model or over its quota".to_string()
         } else {
             "available".to_string()
         };

@@ -462,40 +462,19 @@ pub fn decode_response(body: &Value) -> Result<ir::Response, String> {
             Some("message") => {
                 parts.extend(content_parts(item.get("content").unwrap_or(&Value::Null)))
             }
-            Some("function_call") => parts.push(Part::ToolCall {
-                id: item
-                    .get("call_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-                name: item
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-                arguments: item
-                    .get("arguments")
-                    .and_then(Value::as_str)
-                    .unwrap_or("{}")
-                    .into(),
-            }),
-            Some("custom_tool_call") => parts.push(Part::ToolCall {
-                id: item
-                    .get("call_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-                name: item
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .into(),
-                arguments: ir::freeform_arguments(
-                    item.get("input")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                ),
-            }),
+            Some(kind @ ("function_call" | "custom_tool_call")) => {
+                let text = |k: &str| item.get(k).and_then(Value::as_str);
+                parts.push(Part::ToolCall {
+                    id: text("call_id").unwrap_or_default().into(),
+                    name: text("name").unwrap_or_default().into(),
+                    // Freeform (Codex) calls carry raw `input`; functions JSON `arguments`.
+                    arguments: if kind == "custom_tool_call" {
+                        ir::freeform_arguments(text("input").unwrap_or_default())
+                    } else {
+                        text("arguments").unwrap_or("{}").into()
+                    },
+                })
+            }
             Some("reasoning") => {
                 let text: String = item
                     .get("summary")

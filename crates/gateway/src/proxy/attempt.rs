@@ -111,41 +111,54 @@ fn header_pairs(h: &reqwest::header::HeaderMap) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// The request body for this upstream.
+/// The request body for this upstream. The client's body (passthrough) or its IR (translation)
+/// is adjusted in place: each attempt overwrites the model, so nothing is cloned per attempt.
 fn body_for(
     state: &AppState,
     call: &mut Call,
     p: &Provider,
     upstream: Format,
     model: &str,
-) -> Result<Vec<u8>, String> {
+) -> Vec<u8> {
     let passthrough = upstream == call.client && call.request_format == call.client;
     let out = if passthrough {
-        let mut json = call.json.clone();
         if call.client != Format::Gemini {
-            json["model"] = Value::String(model.to_string());
+            call.json["model"] = Value::String(model.to_string());
         }
-        json
+        return serde_json::to_vec(&call.json).expect("a JSON value serialises");
     } else {
-        if call.ir.is_none() {
-            call.ir = Some(formats::decode_request(call.request_format, &call.json)?);
-        }
-        let mut req = call.ir.clone().expect("decoded above");
+        let req = call
+            .ir
+            .as_mut()
+            .expect("the pipeline decodes the request before any translated attempt");
         req.model = model.to_string();
         req.stream = call.stream;
-        let mut out = formats::encode_request(upstream, &req);
+        let mut out = formats::encode_request(upstream, req);
         if upstream == Format::Chat {
             if let Some(entry) = p
                 .catalog_id
                 .as_deref()
                 .and_then(|id| state.catalog.by_id(id))
             {
-                crate::quirks::apply_chat(&mut out, &req, &entry.quirks);
+                crate::quirks::apply_chat(&mut out, req, &entry.quirks);
             }
         }
         out
     };
-    serde_json::to_vec(&out).map_err(|e| e.to_string())
+    serde_json::to_vec(&out).expect("a JSON value serialises")
+}
+
+/// An answer counts when it says something: text that is not empty, thinking, or a tool call.
+fn has_content(parts: &[ir::Part]) -> bool {
+    parts.iter().any(|part| match part {
+        ir::Part::Text(t) => !t.is_empty(),
+        _ => true,
+    })
+}
+
+/// Whether a target of this format needs the request translated (so decoded into the IR).
+pub fn needs_translation(call: &Call, upstream: Format) -> bool {
+    upstream != call.client || call.request_format != call.client
 }
 
 /// Sends one attempt and waits for a committable answer.
@@ -158,23 +171,8 @@ pub async fn run(
     t: &Timeouts,
 ) -> Result<Committed, AttemptFailure> {
     let upstream = upstream_format(p);
-    let passthrough = upstream == call.client && call.request_format == call.client;
-    let body = body_for(state, call, p, upstream, model).map_err(|e| AttemptFailure {
-        // The client's body cannot be read as its own format: nothing else would do better.
-        failure: Failure::Status {
-            status: 400,
-            body: e.clone(),
-        },
-        status: Some(StatusCode::BAD_REQUEST),
-        content_type: None,
-        body: Bytes::from(
-            serde_json::json!({"error": {"message": e, "type": "invalid_request_error"}})
-                .to_string(),
-        ),
-        retry_hint: None,
-        tag: "400".into(),
-        message: e,
-    })?;
+    let passthrough = !needs_translation(call, upstream);
+    let body = body_for(state, call, p, upstream, model);
     let key = match &account.key_ref {
         Some(entry) => state.credentials.get(entry).await.map_err(|e| {
             AttemptFailure::plain(
@@ -474,10 +472,7 @@ async fn json_answer(
         .map_err(|e| empty(format!("answered with invalid JSON: {e}")))?;
     let ir = formats::decode_response(upstream, &parsed)
         .map_err(|e| empty(format!("answered something unexpected: {e}")))?;
-    let has_content = ir.parts.iter().any(|part| match part {
-        ir::Part::Text(t) => !t.is_empty(),
-        _ => true,
-    });
+    let has_content = has_content(&ir.parts);
     if !has_content {
         return Err(empty("answered 200 without any content".into()));
     }
@@ -532,10 +527,7 @@ async fn aggregate(
         Ok(Ok(())) => {}
     }
     let agg = agg.finish();
-    let has_content = agg.response.parts.iter().any(|part| match part {
-        ir::Part::Text(t) => !t.is_empty(),
-        _ => true,
-    });
+    let has_content = has_content(&agg.response.parts);
     if let (Some(err), false) = (&agg.error, has_content) {
         return Err(AttemptFailure::plain(
             Failure::StreamError(err.clone()),

@@ -98,7 +98,7 @@ pub fn key_for(
     h.update([0]);
     // serde_json's maps are ordered, so equal bodies serialise equally.
     h.update(canonical(&shaped).as_bytes());
-    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Some(crate::storage::keys::hex(&h.finalize()))
 }
 
 /// JSON with object keys sorted at every level, whatever the map implementation keeps.

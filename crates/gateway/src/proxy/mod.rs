@@ -555,6 +555,21 @@ pub async fn forward_with(
         anthropic_version,
         anthropic_beta,
     };
+    // A body the client's own codec cannot read is the client's error, reported as such before
+    // any upstream is tried (not as a provider's 400 after the first attempt).
+    let translated = plan
+        .targets
+        .iter()
+        .any(|t| attempt::needs_translation(&call, attempt::upstream_format(plan.provider(t))));
+    if translated {
+        match formats::decode_request(call.request_format, &call.json) {
+            Ok(ir) => call.ir = Some(ir),
+            Err(e) => {
+                ledger.finish("rejected", 400);
+                return Err(bad(e));
+            }
+        }
+    }
     let t = timeouts(&plan.config);
     let opts_any = plan.config.any_non_ok_moves_on.unwrap_or(false);
     let retry_delay = Duration::from_millis(plan.config.retry_delay_ms.unwrap_or(2000));
@@ -787,14 +802,9 @@ pub async fn forward_with(
     Ok(resp)
 }
 
+/// ±20 % (routing.md §12), so retries of many requests do not land at the same instant.
 fn jitter(d: Duration) -> Duration {
-    // ±20 % (routing.md §12) from the clock's low bits; no shared RNG on this path.
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let f = 0.8 + (n % 400) as f64 / 1000.0;
-    d.mul_f64(f)
+    crate::routing::rng::Rng::from_entropy().jitter(d, 0.2)
 }
 
 fn timeouts(c: &crate::storage::ComboConfig) -> attempt::Timeouts {

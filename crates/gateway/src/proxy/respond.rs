@@ -187,6 +187,7 @@ fn passthrough(
     idle: Duration,
     ledger: Ledger,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
+    let provider: std::sync::Arc<str> = provider.into();
     let fail = move |msg: String| -> Bytes {
         let mut enc = formats::stream_encoder(client, "", false);
         Bytes::from(enc.encode(&ir::Event::Error {
@@ -202,6 +203,7 @@ fn passthrough(
             ledger,
         }),
         move |st| {
+            // A reference count per chunk, not a string copy.
             let provider = provider.clone();
             async move {
                 let mut st = st?;
@@ -275,6 +277,7 @@ fn translate(
     idle: Duration,
     ledger: Ledger,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
+    let provider: std::sync::Arc<str> = provider.into();
     futures_util::stream::unfold(
         Some(Trans {
             held,
@@ -284,6 +287,7 @@ fn translate(
             last_event: tokio::time::Instant::now(),
         }),
         move |st| {
+            // A reference count per chunk, not a string copy.
             let provider = provider.clone();
             async move {
                 let mut st = st?;

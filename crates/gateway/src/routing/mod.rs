@@ -186,6 +186,89 @@ fn instant_to_unix(t: Instant, now: Instant) -> u64 {
     now_unix() + t.saturating_duration_since(now).as_secs_f64().ceil() as u64
 }
 
+/// The accounts of a provider that could take a request for `model` now.
+struct Candidates<'a> {
+    list: Vec<(&'a crate::storage::Account, AccountFacts)>,
+    /// Enabled accounts that are not disabled or waiting for re-auth (cooling or not).
+    usable: usize,
+    /// When the first cooling/locked/over-quota one frees up.
+    earliest: Option<Instant>,
+}
+
+fn candidates<'a>(
+    rt: &mut Runtime,
+    quota: &HashMap<AccountKey, Vec<QuotaWindow>>,
+    p: &'a Provider,
+    model: &str,
+    pin: Option<&str>,
+    excluded: &[String],
+    now: Instant,
+) -> Candidates<'a> {
+    let mut out = Candidates {
+        list: Vec::new(),
+        usable: 0,
+        earliest: None,
+    };
+    for a in p.accounts.iter().filter(|a| a.enabled) {
+        if pin.is_some_and(|pin| pin != a.label) || excluded.contains(&a.label) {
+            continue;
+        }
+        let key = AccountKey::new(&p.name, &a.label);
+        let windows = quota.get(&key);
+        let st = rt.accounts.entry(key).or_default();
+        if st.disabled || st.reauth_required {
+            continue;
+        }
+        out.usable += 1;
+        let blocked_until = [
+            st.cooldown_until,
+            st.model_locks.get(model).copied(),
+            quota_blocked_until(windows, now),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t > now)
+        .max();
+        if let Some(t) = blocked_until {
+            out.earliest = Some(out.earliest.map_or(t, |e| e.min(t)));
+            continue;
+        }
+        let primary = windows.and_then(|w| quota::primary(w));
+        out.list.push((
+            a,
+            AccountFacts {
+                priority: a.priority,
+                last_used: st.last_used,
+                consecutive_uses: st.consecutive_uses,
+                backoff_level: st.backoff_level,
+                recent_errors: st.recent_errors,
+                quota_used_pct: primary.map(|w| w.used_pct),
+                quota_exhausted: primary.is_some_and(|w| quota::is_exhausted(w, now_unix())),
+            },
+        ));
+    }
+    out
+}
+
+/// Until when an account's quota keeps it out (quota.md §7: leave at the threshold, return at
+/// the window's reset). A reading without a reset time expires five minutes after it was seen,
+/// not after now — that would bench the account forever.
+fn quota_blocked_until(windows: Option<&Vec<QuotaWindow>>, now: Instant) -> Option<Instant> {
+    let t = now_unix();
+    let over: Vec<&QuotaWindow> = windows?
+        .iter()
+        .filter(|w| quota::over_threshold(w, &quota::Thresholds::default(), t))
+        .collect();
+    if over.is_empty() {
+        return None;
+    }
+    let until = match over.iter().filter_map(|w| w.resets_at).max() {
+        Some(r) => r,
+        None => over.iter().map(|w| w.observed_at).max().unwrap_or(0) + 300,
+    };
+    Some(instant_in(now, until.saturating_sub(t)))
+}
+
 impl Router {
     pub fn new(combos: Vec<Combo>, changes: tokio::sync::watch::Sender<u64>) -> Self {
         Self {
@@ -235,11 +318,6 @@ impl Router {
                 .or_insert_with(|| Arc::new(limits::Limiter::new(l)))
                 .clone(),
         )
-    }
-
-    /// Makes random strategies reproducible (tests).
-    pub fn seed(&self, seed: u64) {
-        *lock(&self.rng) = rng::Rng::seeded(seed);
     }
 
     fn changed(&self) {
@@ -317,70 +395,11 @@ impl Router {
         let now = Instant::now();
         let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
         let mut rt = lock(&self.rt);
-        let mut earliest: Option<Instant> = None;
-        let mut candidates: Vec<(&crate::storage::Account, AccountFacts)> = Vec::new();
-        let mut usable = 0usize;
-        for a in p.accounts.iter().filter(|a| a.enabled) {
-            if pin.is_some_and(|pin| pin != a.label) || excluded.contains(&a.label) {
-                continue;
-            }
-            let key = AccountKey::new(&p.name, &a.label);
-            let st = rt.accounts.entry(key.clone()).or_default();
-            if st.disabled || st.reauth_required {
-                continue;
-            }
-            usable += 1;
-            let mut blocked_until = st.cooldown_until.filter(|t| *t > now);
-            if let Some(t) = st.model_locks.get(model).filter(|t| **t > now) {
-                blocked_until = Some(blocked_until.map_or(*t, |b| b.max(*t)));
-            }
-            let windows = quota.get(&key);
-            let over = windows.is_some_and(|w| {
-                w.iter()
-                    .any(|w| quota::over_threshold(w, &quota::Thresholds::default(), now_unix()))
-            });
-            if over {
-                // Re-admitted at the window's reset (quota.md §7, "return at reset").
-                let reset = windows
-                    .and_then(|w| {
-                        w.iter()
-                            .filter(|w| {
-                                quota::over_threshold(w, &quota::Thresholds::default(), now_unix())
-                            })
-                            .filter_map(|w| w.resets_at)
-                            .max()
-                    })
-                    .map(|r| instant_in(now, r.saturating_sub(now_unix())));
-                // Without a reset time, the reading itself expires: five minutes after it was
-                // observed (not after now — that would bench the account forever).
-                let r = reset.unwrap_or_else(|| {
-                    let seen = windows
-                        .and_then(|w| w.iter().map(|w| w.observed_at).max())
-                        .unwrap_or(0);
-                    instant_in(now, (seen + 300).saturating_sub(now_unix()))
-                });
-                if r > now {
-                    blocked_until = Some(blocked_until.map_or(r, |b| b.max(r)));
-                }
-            }
-            if let Some(t) = blocked_until {
-                earliest = Some(earliest.map_or(t, |e| e.min(t)));
-                continue;
-            }
-            let primary = windows.and_then(|w| quota::primary(w));
-            candidates.push((
-                a,
-                AccountFacts {
-                    priority: a.priority,
-                    last_used: st.last_used,
-                    consecutive_uses: st.consecutive_uses,
-                    backoff_level: st.backoff_level,
-                    recent_errors: st.recent_errors,
-                    quota_used_pct: primary.map(|w| w.used_pct),
-                    quota_exhausted: primary.is_some_and(|w| quota::is_exhausted(w, now_unix())),
-                },
-            ));
-        }
+        let Candidates {
+            list: candidates,
+            usable,
+            earliest,
+        } = candidates(&mut rt, &quota, p, model, pin, excluded, now);
         if candidates.is_empty() {
             if usable == 0 {
                 let why = if p.accounts.iter().any(|a| a.enabled) {
@@ -430,6 +449,18 @@ impl Router {
             .or_default()
             .add();
         Pick::Account(label)
+    }
+
+    /// The accounts that could serve `model` right now, in fill-first order, without recording
+    /// a pick (dry runs): the same rules as [`Router::pick_account`].
+    pub fn available_accounts(&self, p: &Provider, model: &str, pin: Option<&str>) -> Vec<String> {
+        let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
+        let mut rt = lock(&self.rt);
+        candidates(&mut rt, &quota, p, model, pin, &[], Instant::now())
+            .list
+            .into_iter()
+            .map(|(a, _)| a.label.clone())
+            .collect()
     }
 
     pub fn on_success(&self, p: &Provider, account: &str) {

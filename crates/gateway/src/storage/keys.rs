@@ -20,8 +20,18 @@ pub struct ClientKey {
 }
 
 pub fn hash(key: &str) -> String {
-    let d = Sha256::digest(key.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+/// Lower-case hex of some bytes (digests, random key material).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// A new random key: `sy-<label-ish>-<32 hex>`.
@@ -34,7 +44,7 @@ pub fn generate(label: &str) -> String {
         .take(12)
         .collect::<String>()
         .to_ascii_lowercase();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex(&bytes);
     if tag.is_empty() {
         format!("sy-{hex}")
     } else {
