@@ -445,7 +445,8 @@ def test_dashboard_notification_settings_persist(browser, gateway):
     assert notify == {"thresholds": True, "exhausted": True, "resets": True, "failover": False}, notify
 
     browser.refresh()
-    failover = browser.find_element(By.ID, "notify-failover")
+    # The reloaded page renders asynchronously (wasm): wait for the box, then for its state.
+    failover = wait(browser).until(EC.presence_of_element_located((By.ID, "notify-failover")))
     wait(browser).until(lambda _: failover.is_enabled())
     assert not failover.is_selected()
     for box_id in ("notify-thresholds", "notify-exhausted", "notify-resets"):
