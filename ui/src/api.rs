@@ -90,11 +90,12 @@ impl CatalogEntry {
 }
 
 /// Wire formats the gateway speaks to providers: API id and the label shown to people.
-pub const FORMATS: [(&str, &str); 4] = [
+pub const FORMATS: [(&str, &str); 5] = [
     ("openai", "OpenAI-compatible (Chat Completions)"),
     ("anthropic", "Anthropic Messages"),
     ("responses", "OpenAI Responses"),
     ("gemini", "Google Gemini"),
+    ("kiro", "Kiro (AWS event stream)"),
 ];
 
 /// The label for a format id; an unknown id is shown as is.

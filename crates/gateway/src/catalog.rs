@@ -27,6 +27,8 @@ pub enum WireFormat {
     Gemini,
     /// OpenAI Responses.
     Responses,
+    /// Kiro / AWS CodeWhisperer (upstream only).
+    Kiro,
 }
 
 /// Where the key goes on the request.

@@ -4,7 +4,8 @@
 //!
 //! It speaks OpenAI Chat Completions (`/v1/chat/completions`), Anthropic Messages
 //! (`/v1/messages`), OpenAI Responses (`/v1/responses`) and Gemini
-//! (`/v1beta/models/{model}:generateContent`), JSON and SSE. With `tools` in the request and no
+//! (`/v1beta/models/{model}:generateContent`), JSON and SSE, and Kiro
+//! (`/generateAssistantResponse`, AWS event-stream frames; see `kiro.rs` for its checks). With `tools` in the request and no
 //! tool result in the last turn it calls the first tool with `{"city":"Paris"}` (arguments streamed
 //! in fragments); with a tool result it answers `Tool said: <result>`; with thinking/reasoning
 //! requested it thinks first.
@@ -31,6 +32,7 @@
 
 mod chat;
 mod gemini;
+mod kiro;
 mod messages;
 mod responses;
 
@@ -141,6 +143,8 @@ fn router(shared: Shared) -> Router {
         .route("/v1/messages", post(messages::handle))
         .route("/v1/responses", post(responses::handle))
         .route("/v1beta/models/{*rest}", post(gemini::handle))
+        .route("/generateAssistantResponse", post(kiro::handle))
+        .route("/v1/generateAssistantResponse", post(kiro::handle))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models))
         .route("/v1/embeddings", post(embeddings))
@@ -463,6 +467,20 @@ pub(crate) fn sse(
     drip: Duration,
     cut: bool,
 ) -> Response {
+    let frames = frames.into_iter().map(Bytes::from).collect();
+    stream_frames(s, index, frames, drip, cut, "text/event-stream")
+}
+
+/// Streams `frames` (any framing) with the drip delay, recording when each leaves; `cut` drops
+/// the connection after two frames.
+pub(crate) fn stream_frames(
+    s: &Shared,
+    index: usize,
+    frames: Vec<Bytes>,
+    drip: Duration,
+    cut: bool,
+    content_type: &'static str,
+) -> Response {
     let log = s.log.clone();
     // Lives inside the stream: dropped before the end means the client went away.
     let guard = CloseGuard::new(log.clone(), index);
@@ -490,13 +508,13 @@ pub(crate) fn sse(
                 r.sent_chunks_at_ms.push(now_ms());
             }
             Some((
-                Ok::<_, std::io::Error>(Bytes::from(frames[i].clone())),
+                Ok::<_, std::io::Error>(frames[i].clone()),
                 (i + 1, guard),
             ))
         }
     });
     Response::builder()
-        .header("content-type", "text/event-stream")
+        .header("content-type", content_type)
         .header("cache-control", "no-cache")
         .body(Body::from_stream(body))
         .expect("valid response")

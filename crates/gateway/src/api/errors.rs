@@ -65,7 +65,7 @@ impl ApiError {
     pub fn render(&self, client: crate::formats::Format) -> Response {
         use crate::formats::Format;
         let body = match client {
-            Format::Chat | Format::Responses => self.body(),
+            Format::Chat | Format::Responses | Format::Kiro => self.body(),
             Format::Gemini => serde_json::json!({"error": {
                 "code": self.status.as_u16(),
                 "message": self.message,

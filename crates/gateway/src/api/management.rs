@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// Management bodies are small; this keeps a bad client from making us buffer a lot.
 pub(crate) const MANAGEMENT_BODY_LIMIT: usize = 256 * 1024;
 /// Upstream formats the gateway can forward to today.
-pub const SUPPORTED_FORMATS: [&str; 4] = ["openai", "anthropic", "responses", "gemini"];
+pub const SUPPORTED_FORMATS: [&str; 5] = ["openai", "anthropic", "responses", "gemini", "kiro"];
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()

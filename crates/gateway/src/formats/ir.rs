@@ -14,6 +14,10 @@ pub struct Request {
     pub system_inline: Vec<(usize, String)>,
     pub messages: Vec<Message>,
     pub tools: Vec<Tool>,
+    /// Server tools the client declared (Anthropic `web_search_*`, Responses built-ins): only
+    /// their own family runs them, so they are not in `tools` (never turned into functions,
+    /// formats.md #15). Anthropic: the tool's name; Responses: its type.
+    pub server_tools: Vec<String>,
     pub tool_choice: Option<ToolChoice>,
     pub parallel_tool_calls: Option<bool>,
     pub max_tokens: Option<u64>,

@@ -168,6 +168,9 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
             .and_then(Value::as_str)
             .is_some_and(|ty| ty != "custom")
         {
+            if let Some(name) = t.get("name").and_then(Value::as_str) {
+                req.server_tools.push(name.into());
+            }
             continue;
         }
         let Some(name) = t.get("name").and_then(Value::as_str) else {

@@ -5,8 +5,10 @@
 //! all: the bytes pass through.
 
 pub mod chat;
+pub mod framing;
 pub mod gemini;
 pub mod ir;
+pub mod kiro;
 pub mod messages;
 pub mod responses;
 pub mod sse;
@@ -34,6 +36,10 @@ pub enum Format {
     /// Google Gemini (`/models/{model}:generateContent`).
     #[serde(rename = "gemini")]
     Gemini,
+    /// Kiro / AWS CodeWhisperer (`/generateAssistantResponse`): upstream only, no client speaks
+    /// it. Client-side functions given it answer as Chat.
+    #[serde(rename = "kiro")]
+    Kiro,
 }
 
 impl Format {
@@ -43,6 +49,7 @@ impl Format {
             "anthropic" => Some(Self::Messages),
             "responses" => Some(Self::Responses),
             "gemini" => Some(Self::Gemini),
+            "kiro" => Some(Self::Kiro),
             _ => None,
         }
     }
@@ -53,6 +60,7 @@ impl Format {
             Self::Messages => "anthropic",
             Self::Responses => "responses",
             Self::Gemini => "gemini",
+            Self::Kiro => "kiro",
         }
     }
 
@@ -71,14 +79,21 @@ impl Format {
             Self::Messages => "/messages",
             Self::Responses => "/responses",
             Self::Gemini => "/models",
+            Self::Kiro => "/generateAssistantResponse",
         }
     }
 }
 
-/// A stream translator: upstream bytes in (as SSE events), client bytes out.
+/// Upstream events (cut out of the bytes by [`framing::Framer`]) → IR events.
 pub trait StreamDecoder: Send {
-    /// Feeds one SSE event (its `event:` name, if any, and its `data`), returns IR events.
+    /// Feeds one event (its name, e.g. SSE `event:`, if any, and its data), returns IR events.
     fn event(&mut self, name: Option<&str>, data: &str) -> Vec<ir::Event>;
+
+    /// The stream ended between two events. Formats with a terminal event need nothing here;
+    /// one without (Kiro) finishes its answer now.
+    fn end(&mut self) -> Vec<ir::Event> {
+        Vec::new()
+    }
 }
 
 pub trait StreamEncoder: Send {
@@ -102,13 +117,14 @@ pub fn stream_decoder(f: Format) -> Box<dyn StreamDecoder> {
         Format::Messages => Box::new(messages::MessagesStreamDecoder::default()),
         Format::Responses => Box::new(responses::ResponsesStreamDecoder::default()),
         Format::Gemini => Box::new(gemini::GeminiStreamDecoder::default()),
+        Format::Kiro => Box::new(kiro::KiroStreamDecoder::default()),
     }
 }
 
 /// `include_usage`: whether a Chat client asked for the final usage chunk.
 pub fn stream_encoder(f: Format, model: &str, include_usage: bool) -> Box<dyn StreamEncoder> {
     match f {
-        Format::Chat => Box::new(chat::ChatStreamEncoder::new(model, include_usage)),
+        Format::Chat | Format::Kiro => Box::new(chat::ChatStreamEncoder::new(model, include_usage)),
         Format::Messages => Box::new(messages::MessagesStreamEncoder::new(model)),
         Format::Responses => Box::new(responses::ResponsesStreamEncoder::new(model)),
         Format::Gemini => Box::new(gemini::GeminiStreamEncoder::new(model, false)),
@@ -121,6 +137,7 @@ pub fn decode_request(f: Format, body: &serde_json::Value) -> Result<ir::Request
         Format::Messages => messages::decode_request(body),
         Format::Responses => responses::decode_request(body),
         Format::Gemini => gemini::decode_request(body),
+        Format::Kiro => Err("no client speaks the Kiro format".to_string()),
     }?;
     for t in &mut req.tools {
         t.parameters = ir::clean_schema(&t.parameters);
@@ -139,6 +156,7 @@ pub fn encode_request(f: Format, req: &ir::Request) -> serde_json::Value {
         Format::Messages => messages::encode_request(req),
         Format::Responses => responses::encode_request(req),
         Format::Gemini => gemini::encode_request(req),
+        Format::Kiro => kiro::encode_request(req),
     }
 }
 
@@ -148,12 +166,13 @@ pub fn decode_response(f: Format, body: &serde_json::Value) -> Result<ir::Respon
         Format::Messages => messages::decode_response(body),
         Format::Responses => responses::decode_response(body),
         Format::Gemini => gemini::decode_response(body),
+        Format::Kiro => Err("Kiro answers only as an event stream, not one JSON document".into()),
     }
 }
 
 pub fn encode_response(f: Format, resp: &ir::Response) -> serde_json::Value {
     match f {
-        Format::Chat => chat::encode_response(resp),
+        Format::Chat | Format::Kiro => chat::encode_response(resp),
         Format::Messages => messages::encode_response(resp),
         Format::Responses => responses::encode_response(resp),
         Format::Gemini => gemini::encode_response(resp),

@@ -174,7 +174,9 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
                     },
                 });
             }
-            _ => {} // built-in tools (web_search…) exist only on OpenAI itself
+            // Built-in tools (web_search…) exist only on OpenAI itself (#15).
+            Some(builtin) => req.server_tools.push(builtin.into()),
+            None => {}
         }
     }
     req.tool_choice = match obj.get("tool_choice") {
@@ -183,8 +185,10 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
             "required" => Some(ir::ToolChoice::Required),
             _ => Some(ir::ToolChoice::Auto),
         },
+        // `{type: function|custom, name}`, or `{type: <built-in>}` forcing a built-in tool.
         Some(v @ Value::Object(_)) => v
             .get("name")
+            .or_else(|| v.get("type").filter(|t| !matches!(t.as_str(), Some("function" | "custom"))))
             .and_then(Value::as_str)
             .map(|n| ir::ToolChoice::Tool(n.into())),
         _ => None,

@@ -1,13 +1,12 @@
-//! Stream translation: upstream SSE bytes in, client SSE bytes out, one event at a time.
+//! Stream translation: upstream stream bytes in (SSE, a JSON array or event-stream frames),
+//! client SSE bytes out, one event at a time.
 
-use super::{
-    ir, sse, sse::SseParser, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder,
-    ToolNames,
-};
+use super::framing::{Framer, Framing};
+use super::{ir, sse, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder, ToolNames};
 
-/// Upstream SSE → client SSE, one event at a time.
+/// Upstream stream → client SSE, one event at a time.
 pub struct StreamTranslator {
-    parser: SseParser,
+    parser: Framer,
     decoder: Box<dyn StreamDecoder>,
     encoder: Box<dyn StreamEncoder>,
     finished: bool,
@@ -49,15 +48,15 @@ impl Seen {
 /// encoded. Before the first content it decodes every event (readiness); after that only events
 /// that can carry usage or an error, so passthrough stays cheap.
 pub struct StreamWatch {
-    parser: SseParser,
+    parser: Framer,
     decoder: Box<dyn StreamDecoder>,
     pub seen: Seen,
 }
 
 impl StreamWatch {
-    pub fn new(upstream: Format) -> Self {
+    pub fn new(upstream: Format, framing: Framing) -> Self {
         Self {
-            parser: SseParser::default(),
+            parser: Framer::new(framing),
             decoder: stream_decoder(upstream),
             seen: Seen::default(),
         }
@@ -80,10 +79,15 @@ impl StreamWatch {
     }
 
     pub fn end(&mut self) {
+        let mut events = Vec::new();
         if let Some(ev) = self.parser.finish() {
-            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
-                self.seen.note(&e);
-            }
+            events = self.decoder.event(ev.event.as_deref(), &ev.data);
+        }
+        if self.parser.ended_cleanly() {
+            events.extend(self.decoder.end());
+        }
+        for e in &events {
+            self.seen.note(e);
         }
     }
 }
@@ -108,10 +112,17 @@ impl StreamTranslator {
         self
     }
 
+    /// The upstream's stream is framed otherwise than its format's default (a Gemini upstream
+    /// answering with a JSON array, formats.md #32).
+    pub fn with_framing(mut self, framing: Framing) -> Self {
+        self.parser = Framer::new(framing);
+        self
+    }
+
     /// With a specific client encoder (e.g. Gemini's JSON-array framing).
     pub fn with_encoder(upstream: Format, encoder: Box<dyn StreamEncoder>) -> Self {
         Self {
-            parser: SseParser::default(),
+            parser: Framer::new(Framing::default_for(upstream)),
             decoder: stream_decoder(upstream),
             encoder,
             finished: false,
@@ -123,21 +134,26 @@ impl StreamTranslator {
     fn events(&mut self, events: Vec<sse::SseEvent>) -> String {
         let mut out = String::new();
         for ev in events {
-            for mut e in self.decoder.event(ev.event.as_deref(), &ev.data) {
-                if self.finished {
-                    break;
-                }
-                if let ir::Event::ToolCallStart { name, .. } = &mut e {
-                    *name = self.names.client_name(name).to_string();
-                }
-                self.seen.note(&e);
-                if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
-                    self.finished = true;
-                }
-                out += &self.encoder.encode(&e);
-            }
+            let decoded = self.decoder.event(ev.event.as_deref(), &ev.data);
+            self.emit(decoded, &mut out);
         }
         out
+    }
+
+    fn emit(&mut self, events: Vec<ir::Event>, out: &mut String) {
+        for mut e in events {
+            if self.finished {
+                break;
+            }
+            if let ir::Event::ToolCallStart { name, .. } = &mut e {
+                *name = self.names.client_name(name).to_string();
+            }
+            self.seen.note(&e);
+            if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
+                self.finished = true;
+            }
+            *out += &self.encoder.encode(&e);
+        }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) -> String {
@@ -150,6 +166,10 @@ impl StreamTranslator {
         let mut out = String::new();
         if let Some(ev) = self.parser.finish() {
             out += &self.events(vec![ev]);
+        }
+        if self.parser.ended_cleanly() {
+            let last = self.decoder.end();
+            self.emit(last, &mut out);
         }
         if !self.finished {
             // A cut stream must not look like a clean finish (formats.md #21).

@@ -2,11 +2,12 @@
 //! that asked for one JSON answer: the upstream's events are collected into one IR response,
 //! which the client's codec then encodes (formats.md #8).
 
-use crate::formats::{ir, sse::SseParser, stream_decoder, Format, StreamDecoder};
+use crate::formats::framing::{Framer, Framing};
+use crate::formats::{ir, stream_decoder, Format, StreamDecoder};
 use std::collections::HashMap;
 
 pub struct Aggregator {
-    parser: SseParser,
+    parser: Framer,
     decoder: Box<dyn StreamDecoder>,
     pub response: ir::Response,
     /// Stream tool-call index → position in `response.parts`.
@@ -15,9 +16,9 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(upstream: Format) -> Self {
+    pub fn new(upstream: Format, framing: Framing) -> Self {
         Self {
-            parser: SseParser::default(),
+            parser: Framer::new(framing),
             decoder: stream_decoder(upstream),
             response: ir::Response::default(),
             tools: HashMap::new(),
@@ -36,6 +37,11 @@ impl Aggregator {
     pub fn finish(mut self) -> Self {
         if let Some(ev) = self.parser.finish() {
             for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
+                self.apply(e);
+            }
+        }
+        if self.parser.ended_cleanly() {
+            for e in self.decoder.end() {
                 self.apply(e);
             }
         }
@@ -99,7 +105,7 @@ mod tests {
 
     #[test]
     fn a_chat_stream_becomes_one_response() {
-        let mut a = Aggregator::new(Format::Chat);
+        let mut a = Aggregator::new(Format::Chat, Framing::Sse);
         a.feed(br#"data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"}}]}
 
 data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"lo"}}]}

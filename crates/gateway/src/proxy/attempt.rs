@@ -4,6 +4,7 @@
 //! on to the next account or target invisibly (routing.md §9).
 
 use super::upstream::{self, DEFAULT_ANTHROPIC_VERSION, ERROR_BODY_LIMIT};
+use crate::formats::framing::Framing;
 use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
 use crate::routing::classify::Failure;
 use crate::server::AppState;
@@ -29,7 +30,12 @@ pub struct Call {
     pub gemini_array: bool,
     pub anthropic_version: Option<HeaderValue>,
     pub anthropic_beta: Option<String>,
+    /// The model string asked for the 1M-token context (`[1m]`).
+    pub extended_context: bool,
 }
+
+/// The Anthropic beta that turns on the 1M-token context window.
+const CONTEXT_1M_BETA: &str = "context-1m-2025-08-07";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -133,6 +139,13 @@ fn body_for(
             .expect("the pipeline decodes the request before any translated attempt");
         req.model = model.to_string();
         req.stream = call.stream;
+        if !req.server_tools.is_empty() {
+            tracing::info!(
+                provider = %p.name,
+                tools = ?req.server_tools,
+                "server tools dropped: only the client's own API family runs them"
+            );
+        }
         let mut out = formats::encode_request(upstream, req);
         if upstream == Format::Chat {
             if let Some(entry) = p
@@ -154,6 +167,32 @@ fn has_content(parts: &[ir::Part]) -> bool {
         ir::Part::Text(t) => !t.is_empty(),
         _ => true,
     })
+}
+
+/// Why this provider cannot run the request at all, if it cannot: such a target is skipped
+/// (no attempt, nothing counted against it).
+pub fn unsupported(call: &Call, p: &Provider) -> Option<String> {
+    let upstream = upstream_format(p);
+    if call.extended_context && upstream == Format::Kiro {
+        return Some(format!(
+            "provider {:?} (Kiro) has no 1M-context variant: drop the \"[1m]\" suffix",
+            p.name
+        ));
+    }
+    // A forced server tool runs only in its own family: a translated target has no such tool
+    // (formats.md §4, #15).
+    if let (Some(ir), true) = (&call.ir, needs_translation(call, upstream)) {
+        if let Some(ir::ToolChoice::Tool(name)) = &ir.tool_choice {
+            if ir.server_tools.contains(name) {
+                return Some(format!(
+                    "tool_choice forces the server tool {name:?}, which provider {:?} ({}) does not run",
+                    p.name,
+                    upstream.as_str()
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Whether a target of this format needs the request translated (so decoded into the IR).
@@ -198,6 +237,9 @@ pub async fn run(
         .header(header::CONTENT_TYPE, "application/json")
         .body(body);
     req = upstream::apply_auth(req, p, upstream, key.as_deref());
+    if upstream == Format::Kiro {
+        req = upstream::kiro_headers(req);
+    }
     if upstream == Format::Messages {
         let version = call
             .anthropic_version
@@ -205,10 +247,19 @@ pub async fn run(
             .filter(|_| call.client == Format::Messages)
             .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
         req = req.header("anthropic-version", version);
+        let mut betas: Vec<&str> = Vec::new();
         if call.client == Format::Messages {
-            if let Some(beta) = &call.anthropic_beta {
-                req = req.header("anthropic-beta", beta);
-            }
+            betas.extend(call.anthropic_beta.as_deref());
+        }
+        if call.extended_context
+            && !betas
+                .iter()
+                .any(|b| b.split(',').any(|v| v.trim() == CONTEXT_1M_BETA))
+        {
+            betas.push(CONTEXT_1M_BETA);
+        }
+        if !betas.is_empty() {
+            req = req.header("anthropic-beta", betas.join(","));
         }
     }
     let resp = match tokio::time::timeout(t.first_byte, req.send()).await {
@@ -277,24 +328,29 @@ pub async fn run(
             message: format!("provider {:?} answered {status}: {text}", p.name),
         });
     }
-    let is_sse = content_type
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let streamed = Framing::of_answer(upstream, content_type.as_ref().and_then(|v| v.to_str().ok()));
     // How the request renamed tools for this upstream, to give the client its own names back.
     let names = call
         .ir
         .as_ref()
         .map(|r| formats::ToolNames::new(r, upstream))
         .unwrap_or_default();
-    if is_sse && !call.stream {
+    if let (Some(framing), false) = (streamed, call.stream) {
         // A stream-only upstream answering a client that wants one JSON answer.
-        return aggregate(p, resp, upstream, call.client, &names, t).await;
+        return aggregate(p, resp, upstream, framing, call.client, &names, t).await;
     }
-    if is_sse || call.stream {
+    if streamed.is_some() || call.stream {
+        // A stream request answered as plain JSON: Gemini's unframed stream is one JSON array
+        // (formats.md #32); anything else is read as SSE and judged by what it carries.
+        let framing = streamed.unwrap_or(if upstream == Format::Gemini {
+            Framing::JsonArray
+        } else {
+            Framing::Sse
+        });
+        let is_sse = framing == Framing::Sse && streamed.is_some();
         let kind = if passthrough {
             StreamKind::Passthrough {
-                watch: Box::new(StreamWatch::new(upstream)),
+                watch: Box::new(StreamWatch::new(upstream, framing)),
                 is_sse,
             }
         } else if call.client == Format::Gemini && call.gemini_array {
@@ -303,16 +359,15 @@ pub async fn run(
                     upstream,
                     Box::new(formats::gemini::GeminiStreamEncoder::new(model, true)),
                 )
+                .with_framing(framing)
                 .with_tool_names(names),
             ))
         } else {
             let ir = call.ir.as_ref().expect("translated calls are decoded");
-            StreamKind::Translated(Box::new(StreamTranslator::for_request(
-                upstream,
-                call.client,
-                model,
-                ir,
-            )))
+            StreamKind::Translated(Box::new(
+                StreamTranslator::for_request(upstream, call.client, model, ir)
+                    .with_framing(framing),
+            ))
         };
         return ready(p, resp, kind, status, content_type, t).await;
     }
@@ -496,11 +551,12 @@ async fn aggregate(
     p: &Provider,
     resp: reqwest::Response,
     upstream: Format,
+    framing: Framing,
     client: Format,
     names: &formats::ToolNames,
     t: &Timeouts,
 ) -> Result<Committed, AttemptFailure> {
-    let mut agg = super::aggregate::Aggregator::new(upstream);
+    let mut agg = super::aggregate::Aggregator::new(upstream, framing);
     let mut up = resp.bytes_stream();
     let read = tokio::time::timeout(t.total, async {
         while let Some(chunk) = up.next().await {
@@ -540,6 +596,16 @@ async fn aggregate(
             Failure::EmptyResponse,
             "empty",
             format!("provider {:?} streamed no content", p.name),
+        ));
+    }
+    if agg.response.finish.is_none() {
+        // A cut stream must not pass for a whole answer (formats.md #21); nothing has reached
+        // the client yet, so another target can still answer.
+        let why = format!("the stream from provider {:?} ended before it was complete", p.name);
+        return Err(AttemptFailure::plain(
+            Failure::StreamError(why.clone()),
+            "stream",
+            why,
         ));
     }
     let body = serde_json::to_vec(&formats::encode_response_for(client, &agg.response, names))

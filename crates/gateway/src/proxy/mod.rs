@@ -554,6 +554,7 @@ pub async fn forward_with(
         gemini_array: over.gemini_array,
         anthropic_version,
         anthropic_beta,
+        extended_context: plan.extended_context,
     };
     // A body the client's own codec cannot read is the client's error, reported as such before
     // any upstream is tried (not as a provider's 400 after the first attempt).
@@ -570,6 +571,18 @@ pub async fn forward_with(
             }
         }
     }
+    // Targets that cannot run this request at all are skipped; if none can, say why.
+    let skipped: Vec<Option<String>> = plan
+        .targets
+        .iter()
+        .map(|t| attempt::unsupported(&call, plan.provider(t)))
+        .collect();
+    if skipped.iter().all(Option::is_some) {
+        ledger.finish("rejected", 400);
+        let mut why: Vec<String> = skipped.into_iter().flatten().collect();
+        why.dedup();
+        return Err(ApiError::bad_request("unsupported_feature", why.join("; ")));
+    }
     let t = timeouts(&plan.config);
     let opts_any = plan.config.any_non_ok_moves_on.unwrap_or(false);
     let retry_delay = Duration::from_millis(plan.config.retry_delay_ms.unwrap_or(2000));
@@ -583,9 +596,15 @@ pub async fn forward_with(
     let mut waits = 0;
     'rounds: loop {
         let mut tried_this_round = false;
-        for target in &plan.targets {
+        for (target, skip) in plan.targets.iter().zip(&skipped) {
             let p = plan.provider(target);
             let label = format!("{}/{}", p.name, target.model);
+            if skip.is_some() {
+                if !hops.contains(&format!("{label}:unsupported")) {
+                    hops.push(format!("{label}:unsupported"));
+                }
+                continue;
+            }
             if let Admission::Rejected { retry_at } = state.router.admit(p) {
                 hops.push(format!("{label}:breaker-open"));
                 earliest = Some(earliest.map_or(retry_at, |e| e.min(retry_at)));

@@ -26,7 +26,7 @@ pub fn apply_auth(
 ) -> reqwest::RequestBuilder {
     let Some(key) = key else { return req };
     let style = provider.auth.as_deref().unwrap_or(match upstream {
-        Format::Chat | Format::Responses => "bearer",
+        Format::Chat | Format::Responses | Format::Kiro => "bearer",
         Format::Messages => "x-api-key",
         Format::Gemini => "x-goog-api-key",
     });
@@ -37,6 +37,14 @@ pub fn apply_auth(
         "none" => req,
         _ => req.bearer_auth(key),
     }
+}
+
+/// What Kiro's `generateAssistantResponse` requires besides the token (providers.md "Kiro").
+pub fn kiro_headers(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    req.header(header::ACCEPT, "application/vnd.amazon.eventstream").header(
+        "x-amz-target",
+        "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
+    )
 }
 
 /// `anthropic-beta` values from all case variants, de-duplicated into one header.

@@ -26,6 +26,20 @@ pub struct Plan {
     pub targets: Vec<Target>,
     /// The (top-level) combo's overrides of the routing defaults.
     pub config: ComboConfig,
+    /// The model string ended in `[1m]`: the client wants the 1M-token context (Claude's
+    /// context beta; Kiro has no such variant).
+    pub extended_context: bool,
+}
+
+/// The `[1m]` suffix (routing.md §2 step 2): the model string without it, and whether it was
+/// there.
+pub fn split_context_suffix(model: &str) -> (&str, bool) {
+    let n = model.len();
+    if n > 4 && model.is_char_boundary(n - 4) && model[n - 4..].eq_ignore_ascii_case("[1m]") {
+        (&model[..n - 4], true)
+    } else {
+        (model, false)
+    }
 }
 
 impl Plan {
@@ -72,6 +86,7 @@ impl Router {
         peek: bool,
     ) -> Result<Plan, ApiError> {
         check_name(requested)?;
+        let (requested, extended_context) = split_context_suffix(requested);
         let combos = self.combos();
         let combo_name = if let Some(h) = header_combo {
             if !combos.iter().any(|c| c.name == h) {
@@ -115,6 +130,7 @@ impl Router {
                 }],
                 config: ComboConfig::default(),
                 providers: providers.clone(),
+                extended_context,
             };
             if let Some(f) = fallback.and_then(|f| combos.iter().find(|c| c.name == f).cloned()) {
                 let mut extra = Vec::new();
@@ -159,6 +175,7 @@ impl Router {
             combo: Some(name),
             targets,
             config: combo.config.clone(),
+            extended_context,
         })
     }
 

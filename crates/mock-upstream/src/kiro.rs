@@ -1,0 +1,236 @@
+//! The mock's Kiro endpoint (`POST /generateAssistantResponse`): a JSON `conversationState` in,
+//! AWS event-stream frames out, as Kiro/CodeWhisperer answers.
+//!
+//! It refuses, with Kiro's own 400 "Improperly formed request.", the shapes the real service
+//! refuses: no current user message, empty content, a `[1m]` model suffix, a system prompt field,
+//! history that does not alternate user/assistant or does not open with a user turn, and tools
+//! outside the current message. Faults by model id as for the other formats, plus
+//! `cut-frame` (the body ends in the middle of a frame) and `exception-throttle` (a
+//! `ThrottlingException` frame instead of an answer).
+
+use crate::{html, record, reply, split, stream_frames, Behaviour, Reply, Shared};
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const CONTENT_TYPE: &str = "application/vnd.amazon.eventstream";
+
+fn error(status: StatusCode, message: &str) -> Response {
+    crate::with_retry_after(
+        (status, Json(json!({"message": message, "reason": null}))).into_response(),
+    )
+}
+
+fn improper(why: &str) -> Response {
+    tracing::debug!("kiro mock refuses the request: {why}");
+    error(StatusCode::BAD_REQUEST, "Improperly formed request.")
+}
+
+/// A string header of a frame.
+fn header(name: &'static str, value: String) -> Header {
+    Header::new(name, HeaderValue::String(value.into()))
+}
+
+/// One event frame.
+pub fn event_frame(event: &str, payload: &Value) -> Bytes {
+    let m = Message::new(payload.to_string().into_bytes())
+        .add_header(header(":message-type", "event".to_string()))
+        .add_header(header(":event-type", event.to_string()))
+        .add_header(header(":content-type", "application/json".to_string()));
+    let mut out = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&m, &mut out).expect("frame encodes");
+    Bytes::from(out)
+}
+
+fn exception_frame(kind: &str, message: &str) -> Bytes {
+    let m = Message::new(json!({ "message": message }).to_string().into_bytes())
+        .add_header(header(":message-type", "exception".to_string()))
+        .add_header(header(":exception-type", kind.to_string()))
+        .add_header(header(":content-type", "application/json".to_string()));
+    let mut out = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&m, &mut out).expect("frame encodes");
+    Bytes::from(out)
+}
+
+/// Why the real service would refuse this body, if it would.
+fn malformed(body: &Value) -> Option<&'static str> {
+    let state = body.get("conversationState")?;
+    if state.get("systemPrompt").is_some() || body.get("systemPrompt").is_some() {
+        return Some("no system prompt field exists");
+    }
+    let current = state.pointer("/currentMessage/userInputMessage")?;
+    let content = current.get("content").and_then(Value::as_str).unwrap_or("");
+    if content.trim().is_empty() {
+        return Some("current message without content");
+    }
+    let model = current.get("modelId").and_then(Value::as_str).unwrap_or("");
+    if model.is_empty() || model.to_ascii_lowercase().ends_with("[1m]") {
+        return Some("bad modelId");
+    }
+    let history = state
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for (i, turn) in history.iter().enumerate() {
+        let user = turn.get("userInputMessage");
+        let assistant = turn.get("assistantResponseMessage");
+        let expect_user = i % 2 == 0;
+        match (user, assistant, expect_user) {
+            (Some(u), None, true) => {
+                if u.pointer("/userInputMessageContext/tools").is_some() {
+                    return Some("tools in history");
+                }
+                if u.get("content").and_then(Value::as_str).unwrap_or("").trim().is_empty() {
+                    return Some("empty user turn in history");
+                }
+            }
+            (None, Some(_), false) => {}
+            _ => return Some("history does not alternate user/assistant from a user turn"),
+        }
+    }
+    // The current message is a user turn, so history must end on an assistant turn.
+    if history.len() % 2 == 1 {
+        return Some("two user turns in a row");
+    }
+    None
+}
+
+pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let parsed: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    let index = record(&s, "/generateAssistantResponse", &headers, &parsed);
+    if let Some(key) = &s.config.require_key {
+        let got = headers.get("authorization").and_then(|v| v.to_str().ok());
+        if got != Some(format!("Bearer {key}").as_str()) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "The bearer token included in the request is invalid.",
+            );
+        }
+    }
+    if let Some(why) = malformed(&parsed).or(parsed
+        .get("conversationState")
+        .is_none()
+        .then_some("no conversationState"))
+    {
+        return improper(why);
+    }
+    let current = &parsed["conversationState"]["currentMessage"]["userInputMessage"];
+    let model = current["modelId"].as_str().unwrap_or("").to_string();
+    let (drip, cut) = match s.behaviour(&model) {
+        Behaviour::Error(status) => {
+            return error(
+                status,
+                &format!("mock upstream failure {}", status.as_u16()),
+            )
+        }
+        Behaviour::Html(status) => return html(status),
+        Behaviour::Hang => {
+            s.hang(index).await;
+            return html(StatusCode::GATEWAY_TIMEOUT);
+        }
+        Behaviour::Empty => {
+            let frames = vec![event_frame(
+                "messageMetadataEvent",
+                &json!({"conversationId": "conv-mock"}),
+            )];
+            return stream_frames(&s, index, frames, Duration::ZERO, false, CONTENT_TYPE);
+        }
+        Behaviour::Answer { drip, cut } => (drip, cut),
+    };
+    if model == "exception-throttle" {
+        let frames = vec![exception_frame(
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+        )];
+        return stream_frames(&s, index, frames, drip, false, CONTENT_TYPE);
+    }
+    let context = current.get("userInputMessageContext");
+    let tool_result = context
+        .and_then(|c| c.pointer("/toolResults/0/content/0/text"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    let first_tool = context
+        .and_then(|c| c.pointer("/tools/0/toolSpecification/name"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    let user_text = current["content"].as_str().unwrap_or("").to_string();
+    let mut frames = vec![event_frame(
+        "messageMetadataEvent",
+        &json!({"conversationId": "conv-mock"}),
+    )];
+    match reply(user_text, tool_result, first_tool) {
+        Reply::Text(t) => {
+            for piece in split(&t, s.config.chunks) {
+                frames.push(event_frame(
+                    "assistantResponseEvent",
+                    &json!({ "content": piece }),
+                ));
+            }
+        }
+        Reply::ToolCall { name, arguments } => {
+            let id = format!("tooluse_mock{index}");
+            for fragment in arguments {
+                frames.push(event_frame(
+                    "toolUseEvent",
+                    &json!({"toolUseId": id, "name": name, "input": fragment}),
+                ));
+            }
+            frames.push(event_frame(
+                "toolUseEvent",
+                &json!({"toolUseId": id, "name": name, "stop": true}),
+            ));
+        }
+    }
+    frames.push(event_frame(
+        "meteringEvent",
+        &json!({"unit": "credit", "unitPlural": "credits", "usage": 0.05}),
+    ));
+    frames.push(event_frame(
+        "contextUsageEvent",
+        &json!({"contextUsagePercentage": 1.5}),
+    ));
+    if model == "cut-frame" {
+        // The body ends cleanly at the HTTP level, but inside a frame.
+        frames.truncate(3);
+        let half = frames[2].slice(..frames[2].len() / 2);
+        frames[2] = half;
+    }
+    stream_frames(&s, index, frames, drip, cut, CONTENT_TYPE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mock_refuses_what_kiro_refuses() {
+        let ok = json!({"conversationState": {
+            "currentMessage": {"userInputMessage": {"content": "hi", "modelId": "m"}},
+            "history": [
+                {"userInputMessage": {"content": "a", "modelId": "m"}},
+                {"assistantResponseMessage": {"content": "b"}}
+            ]
+        }});
+        assert_eq!(malformed(&ok), None);
+        let mut two_users = ok.clone();
+        two_users["conversationState"]["history"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+        assert!(malformed(&two_users).is_some());
+        let mut one_m = ok.clone();
+        one_m["conversationState"]["currentMessage"]["userInputMessage"]["modelId"] =
+            json!("claude[1m]");
+        assert!(malformed(&one_m).is_some());
+        let mut system = ok;
+        system["conversationState"]["systemPrompt"] = json!("x");
+        assert!(malformed(&system).is_some());
+    }
+}
