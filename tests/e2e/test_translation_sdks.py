@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from conftest import Gateway, Mock
+from conftest import http as call
 
 KEY = "sk-e2e-upstream-key"
 WEATHER = {"name": "get_weather", "description": "Current weather",
@@ -238,21 +239,67 @@ def test_cut_stream_ends_with_an_error_event_for_claude_clients(gw):
     assert "ended before it was complete" in str(e.value) or "broke" in str(e.value)
 
 
-def test_translated_stream_is_not_buffered():
+@pytest.fixture(scope="module")
+def drip():
+    """A 300 ms-per-chunk upstream of every format behind one gateway."""
     m = Mock(drip_ms=300, chunks=5, require_key=KEY)
     g = Gateway(tempfile.mkdtemp())
-    try:
-        g.add_provider("oai", m.base_url, KEY, ["mock-small"])
-        first_ms = None
-        with claude(g).messages.stream(model="oai/mock-small", max_tokens=64,
+    g.add_provider("oai", m.base_url, KEY, ["mock-small"])
+    g.add_provider("ant", m.base_url, KEY, ["claude-mock"], format="anthropic")
+    g.add_provider("rsp", m.base_url, KEY, ["codex-mock"], format="responses")
+    g.add_provider("gem", f"{m.url}/v1beta", KEY, ["gemini-mock"], format="gemini")
+    g.add_provider("kro", m.url, KEY, ["kiro-mock"], format="kiro")
+    yield g, m
+    g.stop()
+    m.proc.stop()
+
+
+def _pieces_with_first_time(texts):
+    first_ms, pieces = None, []
+    for t in texts:
+        first_ms = first_ms or time.time() * 1000
+        pieces.append(t)
+    return first_ms, "".join(pieces)
+
+
+# formats.md #35: a 300 ms drip upstream is a 300 ms drip at the client, in every direction:
+# translated (Claude client to each other format, OpenAI client to Messages and Kiro) and
+# passthrough (where only the usage tap reads the stream).
+@pytest.mark.parametrize("client,upstream", [
+    ("anthropic", "oai/mock-small"), ("anthropic", "rsp/codex-mock"), ("anthropic", "gem/gemini-mock"),
+    ("anthropic", "kro/kiro-mock"), ("anthropic", "ant/claude-mock"),
+    ("openai", "ant/claude-mock"), ("openai", "kro/kiro-mock"), ("openai", "oai/mock-small"),
+])
+def test_streams_are_not_buffered_in_any_direction(drip, client, upstream):
+    g, m = drip
+    call("POST", m.url + "/_mock/reset")
+    said = "Hello from mock-upstream! You said: drip"
+    if client == "anthropic":
+        with claude(g).messages.stream(model=upstream, max_tokens=64,
                                        messages=[{"role": "user", "content": "drip"}]) as s:
-            pieces = []
-            for t in s.text_stream:
-                first_ms = first_ms or time.time() * 1000
-                pieces.append(t)
-        assert "".join(pieces) == "Hello from mock-upstream! You said: drip"
-        sent = m.requests()[0]["sent_chunks_at_ms"]
-        assert first_ms < sent[-1] - 500, f"first text at {first_ms:.0f}, upstream's last chunk at {sent[-1]}"
-    finally:
-        g.stop()
-        m.proc.stop()
+            first_ms, text = _pieces_with_first_time(s.text_stream)
+    else:
+        chunks = gpt(g).chat.completions.create(model=upstream, stream=True,
+                                                messages=[{"role": "user", "content": "drip"}])
+        first_ms, text = _pieces_with_first_time(
+            c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content)
+    assert text == said
+    sent = m.requests()[-1]["sent_chunks_at_ms"]
+    assert len(sent) >= 5
+    assert first_ms < sent[-1] - 500, f"first text at {first_ms:.0f}, upstream's last chunk at {sent[-1]}"
+
+
+def test_forced_server_tool_is_refused_for_other_formats(gw):
+    """formats.md #15: a server tool is never turned into a function; forcing one where it cannot
+    run is the client's 400 `unsupported_feature`, said before any upstream is called."""
+    search = {"type": "web_search_20250305", "name": "web_search"}
+    with pytest.raises(anthropic.BadRequestError) as e:
+        claude(gw).messages.create(model="oai/mock-small", max_tokens=64, tools=[search, WEATHER],
+                                   tool_choice={"type": "tool", "name": "web_search"},
+                                   messages=[{"role": "user", "content": "news?"}])
+    assert "web_search" in e.value.body["error"]["message"]
+    assert e.value.response.json()["error"]["type"] == "invalid_request_error"
+    # Not forced: the server tool is dropped and the client's function still reaches the target.
+    r = claude(gw).messages.create(model="oai/mock-small", max_tokens=64, tools=[search, WEATHER],
+                                   messages=[{"role": "user", "content": "weather?"}])
+    assert r.stop_reason == "tool_use" and r.content[-1].name == "get_weather"

@@ -3,11 +3,59 @@
 //! `stream/*.json`: upstream SSE chunks (fed one by one, as they would arrive) and the client
 //! events that must come out (ids and timestamps, which are generated, are not compared); an
 //! optional `request` (the client's request) gives the translator the request's tool names.
+//! Kiro cases give `upstream_frames` instead (`{"event"|"exception": name, "payload": json}`,
+//! encoded as AWS event-stream frames and fed in two halves each, `cut_last` feeding only half
+//! of the last); `upstream_framing: "json-array"` reads `upstream_sse` as Gemini's unframed
+//! stream (formats.md #32).
 //! Run with `BLESS=1` to print the actual output of a failing case for review.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use switchyard_gateway::formats::{self, sse::SseParser, Format, StreamTranslator};
+use switchyard_gateway::formats::{
+    self, framing::Framing, sse::SseParser, Format, StreamTranslator,
+};
+
+/// One AWS event-stream frame, as Kiro sends it.
+fn aws_frame(spec: &Value) -> Vec<u8> {
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let h =
+        |name: &'static str, v: &str| Header::new(name, HeaderValue::String(v.to_string().into()));
+    let payload = spec["payload"].to_string().into_bytes();
+    let m = match (spec["event"].as_str(), spec["exception"].as_str()) {
+        (Some(event), _) => Message::new(payload)
+            .add_header(h(":message-type", "event"))
+            .add_header(h(":event-type", event)),
+        (None, Some(kind)) => Message::new(payload)
+            .add_header(h(":message-type", "exception"))
+            .add_header(h(":exception-type", kind)),
+        _ => panic!("a frame needs event or exception: {spec}"),
+    };
+    let mut out = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&m, &mut out).unwrap();
+    out
+}
+
+/// The upstream bytes of a stream case, in the pieces they arrive in.
+fn upstream_chunks(case: &Value) -> Vec<Vec<u8>> {
+    if let Some(frames) = case["upstream_frames"].as_array() {
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let bytes = aws_frame(f);
+            let half = bytes.len() / 2;
+            out.push(bytes[..half].to_vec());
+            if !(case["cut_last"] == true && i + 1 == frames.len()) {
+                out.push(bytes[half..].to_vec());
+            }
+        }
+        return out;
+    }
+    case["upstream_sse"]
+        .as_array()
+        .expect("upstream_sse is an array of chunks")
+        .iter()
+        .map(|c| c.as_str().unwrap().as_bytes().to_vec())
+        .collect()
+}
 
 fn files(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,10 +103,11 @@ fn request_vectors() {
     for p in files("request") {
         let case = load(&p);
         let ir = formats::decode_request(format(&case, "client"), &case["request"]);
-        let actual = match ir {
+        let mut actual = match ir {
             Ok(ir) => formats::encode_request(format(&case, "upstream"), &ir),
             Err(e) => serde_json::json!({ "error": e }),
         };
+        scrub(&mut actual);
         failures.extend(report(&p, &actual, &case["expect"]));
     }
     assert!(
@@ -79,7 +128,7 @@ fn scrub(v: &mut Value) {
         }
         Value::Array(a) => a.iter_mut().for_each(scrub),
         Value::String(s) => {
-            for prefix in ["msg_", "rs_", "resp_", "chatcmpl-"] {
+            for prefix in ["msg_", "rs_", "resp_", "chatcmpl-", "conv_"] {
                 if let Some(rest) = s.strip_prefix(prefix) {
                     if rest.len() >= 16 && rest.chars().all(|c| c.is_ascii_hexdigit()) {
                         *s = format!("{prefix}<generated>");
@@ -137,13 +186,13 @@ fn stream_vectors() {
                 .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             t = t.with_tool_names(formats::ToolNames::new(&ir, format(&case, "upstream")));
         }
+        if case["upstream_framing"] == "json-array" {
+            t = t.with_framing(Framing::JsonArray);
+        }
         let mut out = String::new();
-        for chunk in case["upstream_sse"]
-            .as_array()
-            .expect("upstream_sse is an array of chunks")
-        {
+        for chunk in upstream_chunks(&case) {
             // Every chunk produces its client bytes at once: nothing waits for the end.
-            out += &t.feed(chunk.as_str().unwrap().as_bytes());
+            out += &t.feed(&chunk);
         }
         out += &t.end("mock");
         failures.extend(report(&p, &normalise(&out), &case["expect"]));

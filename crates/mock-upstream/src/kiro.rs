@@ -86,7 +86,12 @@ fn malformed(body: &Value) -> Option<&'static str> {
                 if u.pointer("/userInputMessageContext/tools").is_some() {
                     return Some("tools in history");
                 }
-                if u.get("content").and_then(Value::as_str).unwrap_or("").trim().is_empty() {
+                if u.get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .is_empty()
+                {
                     return Some("empty user turn in history");
                 }
             }

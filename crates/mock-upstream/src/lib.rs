@@ -507,10 +507,7 @@ pub(crate) fn stream_frames(
             if let Some(r) = log.lock().unwrap().get_mut(index) {
                 r.sent_chunks_at_ms.push(now_ms());
             }
-            Some((
-                Ok::<_, std::io::Error>(frames[i].clone()),
-                (i + 1, guard),
-            ))
+            Some((Ok::<_, std::io::Error>(frames[i].clone()), (i + 1, guard)))
         }
     });
     Response::builder()

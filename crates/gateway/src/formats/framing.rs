@@ -31,8 +31,7 @@ impl Framing {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
         if ct.starts_with("text/event-stream") {
             Some(Self::Sse)
-        } else if ct.starts_with("application/vnd.amazon.eventstream") || upstream == Format::Kiro
-        {
+        } else if ct.starts_with("application/vnd.amazon.eventstream") || upstream == Format::Kiro {
             Some(Self::EventStream)
         } else {
             None
@@ -164,8 +163,8 @@ impl EventStreamSplitter {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
         while self.buf.len() >= 4 {
-            let total = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
-                as usize;
+            let total =
+                u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
             if !(16..=MAX_FRAME).contains(&total) {
                 out.push(self.fail(format!("a frame claims {total} bytes")));
                 break;
@@ -246,7 +245,9 @@ mod tests {
     fn json_array_objects_come_out_as_they_complete() {
         let mut s = JsonArraySplitter::default();
         assert!(s.feed(b"[{\"a\":\"x}\\\"{\",").is_empty());
-        let ev = s.feed(b"\"b\":[1,{\"c\":2}]}\r\n,\r\n{\"d\":\"\xc3").to_vec();
+        let ev = s
+            .feed(b"\"b\":[1,{\"c\":2}]}\r\n,\r\n{\"d\":\"\xc3")
+            .to_vec();
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].data, "{\"a\":\"x}\\\"{\",\"b\":[1,{\"c\":2}]}");
         let ev = s.feed(b"\xa9\"}]");
@@ -257,7 +258,10 @@ mod tests {
     #[test]
     fn event_stream_frames_split_anywhere() {
         let mut bytes = frame("assistantResponseEvent", r#"{"content":"Hi"}"#);
-        bytes.extend(frame("toolUseEvent", r#"{"toolUseId":"t1","name":"f","input":"{"}"#));
+        bytes.extend(frame(
+            "toolUseEvent",
+            r#"{"toolUseId":"t1","name":"f","input":"{"}"#,
+        ));
         let mut f = Framer::new(Framing::EventStream);
         let mut out = Vec::new();
         for b in &bytes {
@@ -294,6 +298,9 @@ mod tests {
         let mut bytes = Vec::new();
         aws_smithy_eventstream::frame::write_message_to(&m, &mut bytes).unwrap();
         let out = Framer::new(Framing::EventStream).feed(&bytes);
-        assert_eq!(out[0].event.as_deref(), Some("exception:ThrottlingException"));
+        assert_eq!(
+            out[0].event.as_deref(),
+            Some("exception:ThrottlingException")
+        );
     }
 }

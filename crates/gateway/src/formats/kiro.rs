@@ -53,7 +53,21 @@ fn result_text(content: &[Part]) -> String {
 
 fn turns(req: &Request) -> Vec<Turn> {
     let mut out: Vec<Turn> = Vec::new();
-    for m in &req.messages {
+    // Mid-conversation system entries stay where they were, as user text (merged into the
+    // neighbouring user turn): Kiro has no system role.
+    let inline = |i: usize| {
+        req.system_inline
+            .iter()
+            .filter(move |(at, _)| *at == i)
+            .map(|(_, t)| ir::Message {
+                role: Role::User,
+                parts: vec![Part::Text(t.clone())],
+            })
+    };
+    let messages: Vec<ir::Message> = (0..=req.messages.len())
+        .flat_map(|i| inline(i).chain(req.messages.get(i).cloned()))
+        .collect();
+    for m in &messages {
         let mut t = Turn {
             role: m.role,
             text: String::new(),
@@ -162,12 +176,10 @@ fn assistant_message(t: &Turn) -> Value {
 /// The `generateAssistantResponse` body for `req`.
 pub fn encode_request(req: &Request) -> Value {
     let mut turns = turns(req);
-    // The system prompt (and Claude Code's mid-conversation system entries) opens the first
-    // user turn: Kiro has no system field.
+    // The system prompt opens the first user turn: Kiro has no system field.
     let system: Vec<&str> = req
         .system
         .iter()
-        .chain(req.system_inline.iter().map(|(_, t)| t))
         .map(String::as_str)
         .filter(|s| !s.is_empty())
         .collect();
@@ -449,7 +461,10 @@ mod tests {
     #[test]
     fn tool_use_fragments_become_one_call_and_finish_as_tool_calls() {
         let mut d = KiroStreamDecoder::default();
-        let mut ev = d.event(Some("assistantResponseEvent"), r#"{"content":"Let me look."}"#);
+        let mut ev = d.event(
+            Some("assistantResponseEvent"),
+            r#"{"content":"Let me look."}"#,
+        );
         ev.extend(d.event(
             Some("toolUseEvent"),
             r#"{"toolUseId":"tooluse_1","name":"ls","input":"{\"d\":"}"#,
@@ -487,7 +502,9 @@ mod tests {
             Some("exception:ThrottlingException"),
             r#"{"message":"Too many requests"}"#,
         );
-        assert!(matches!(&ev[0], Event::Error { status: 429, message } if message.contains("Too many")));
+        assert!(
+            matches!(&ev[0], Event::Error { status: 429, message } if message.contains("Too many"))
+        );
         assert!(d.end().is_empty());
     }
 }

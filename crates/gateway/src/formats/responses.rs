@@ -188,7 +188,10 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
         // `{type: function|custom, name}`, or `{type: <built-in>}` forcing a built-in tool.
         Some(v @ Value::Object(_)) => v
             .get("name")
-            .or_else(|| v.get("type").filter(|t| !matches!(t.as_str(), Some("function" | "custom"))))
+            .or_else(|| {
+                v.get("type")
+                    .filter(|t| !matches!(t.as_str(), Some("function" | "custom")))
+            })
             .and_then(Value::as_str)
             .map(|n| ir::ToolChoice::Tool(n.into())),
         _ => None,

@@ -2,7 +2,9 @@
 //! client SSE bytes out, one event at a time.
 
 use super::framing::{Framer, Framing};
-use super::{ir, sse, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder, ToolNames};
+use super::{
+    ir, sse, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder, ToolNames,
+};
 
 /// Upstream stream → client SSE, one event at a time.
 pub struct StreamTranslator {
@@ -22,6 +24,9 @@ pub struct Seen {
     pub content: bool,
     pub usage: ir::Usage,
     pub error: Option<String>,
+    /// The status the in-stream error stands for, when the upstream said (AWS exceptions,
+    /// Gemini's `code`); 502 means it did not.
+    pub error_status: Option<u16>,
     pub finished: bool,
 }
 
@@ -35,8 +40,9 @@ impl Seen {
                 self.content = true
             }
             ir::Event::Usage(u) => self.usage.merge(u),
-            ir::Event::Error { message, .. } if self.error.is_none() => {
+            ir::Event::Error { message, status } if self.error.is_none() => {
                 self.error = Some(message.clone());
+                self.error_status = Some(*status);
             }
             ir::Event::Finish(_) => self.finished = true,
             _ => {}

@@ -13,6 +13,7 @@ pub struct Aggregator {
     /// Stream tool-call index → position in `response.parts`.
     tools: HashMap<usize, usize>,
     pub error: Option<String>,
+    pub error_status: Option<u16>,
 }
 
 impl Aggregator {
@@ -23,6 +24,7 @@ impl Aggregator {
             response: ir::Response::default(),
             tools: HashMap::new(),
             error: None,
+            error_status: None,
         }
     }
 
@@ -92,7 +94,8 @@ impl Aggregator {
             }
             ir::Event::Usage(u) => self.response.usage.merge(&u),
             ir::Event::Finish(r) => self.response.finish = Some(r),
-            ir::Event::Error { message, .. } => {
+            ir::Event::Error { message, status } => {
+                self.error_status.get_or_insert(status);
                 self.error.get_or_insert(message);
             }
         }

@@ -328,7 +328,10 @@ pub async fn run(
             message: format!("provider {:?} answered {status}: {text}", p.name),
         });
     }
-    let streamed = Framing::of_answer(upstream, content_type.as_ref().and_then(|v| v.to_str().ok()));
+    let streamed = Framing::of_answer(
+        upstream,
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+    );
     // How the request renamed tools for this upstream, to give the client its own names back.
     let names = call
         .ir
@@ -453,11 +456,7 @@ async fn ready(
         };
         if !seen.content {
             if let Some(err) = &seen.error {
-                return Err(AttemptFailure::plain(
-                    Failure::StreamError(err.clone()),
-                    "stream-error",
-                    format!("provider {:?} reported an error: {err}", p.name),
-                ));
+                return Err(stream_error(p, err, seen.error_status));
             }
         }
         let some_bytes = held_len > 0;
@@ -585,11 +584,7 @@ async fn aggregate(
     let agg = agg.finish();
     let has_content = has_content(&agg.response.parts);
     if let (Some(err), false) = (&agg.error, has_content) {
-        return Err(AttemptFailure::plain(
-            Failure::StreamError(err.clone()),
-            "stream-error",
-            format!("provider {:?} reported an error: {err}", p.name),
-        ));
+        return Err(stream_error(p, err, agg.error_status));
     }
     if !has_content {
         return Err(AttemptFailure::plain(
@@ -601,7 +596,10 @@ async fn aggregate(
     if agg.response.finish.is_none() {
         // A cut stream must not pass for a whole answer (formats.md #21); nothing has reached
         // the client yet, so another target can still answer.
-        let why = format!("the stream from provider {:?} ended before it was complete", p.name);
+        let why = format!(
+            "the stream from provider {:?} ended before it was complete",
+            p.name
+        );
         return Err(AttemptFailure::plain(
             Failure::StreamError(why.clone()),
             "stream",
@@ -615,6 +613,35 @@ async fn aggregate(
         content_type: None,
         usage: agg.response.usage,
     })
+}
+
+/// An error event before any content. When the upstream gave it a status (an AWS
+/// `ThrottlingException` is a 429), it is judged like that status answered outright, so a rate
+/// limit cools the account down instead of counting as a server fault.
+fn stream_error(p: &Provider, err: &str, status: Option<u16>) -> AttemptFailure {
+    let message = format!("provider {:?} reported an error: {err}", p.name);
+    match status.filter(|s| (400..500).contains(s)) {
+        Some(status) => AttemptFailure {
+            failure: Failure::Status {
+                status,
+                body: err.to_string(),
+            },
+            status: StatusCode::from_u16(status).ok(),
+            content_type: None,
+            body: Bytes::from(
+                serde_json::json!({"error": {"message": err, "type": "upstream_error"}})
+                    .to_string(),
+            ),
+            retry_hint: None,
+            tag: status.to_string(),
+            message,
+        },
+        None => AttemptFailure::plain(
+            Failure::StreamError(err.to_string()),
+            "stream-error",
+            message,
+        ),
+    }
 }
 
 /// Builds the per-request call from the client's headers and body.

@@ -41,10 +41,11 @@ pub fn apply_auth(
 
 /// What Kiro's `generateAssistantResponse` requires besides the token (providers.md "Kiro").
 pub fn kiro_headers(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    req.header(header::ACCEPT, "application/vnd.amazon.eventstream").header(
-        "x-amz-target",
-        "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
-    )
+    req.header(header::ACCEPT, "application/vnd.amazon.eventstream")
+        .header(
+            "x-amz-target",
+            "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
+        )
 }
 
 /// `anthropic-beta` values from all case variants, de-duplicated into one header.
