@@ -3,7 +3,9 @@
 //! keep their framing promises. Deterministic (seeded) so a failure reproduces.
 
 use serde_json::{json, Map, Value};
-use switchyard_gateway::formats::{self, sse::SseParser, Format, StreamTranslator};
+use switchyard_gateway::formats::{
+    self, framing::Framing, sse::SseParser, Format, StreamTranslator,
+};
 
 const FORMATS: [Format; 4] = [
     Format::Chat,
@@ -159,7 +161,7 @@ fn random_requests_and_responses_never_panic() {
         let v = value(&mut r, 0);
         for from in FORMATS {
             if let Ok(ir) = formats::decode_request(from, &v) {
-                for to in FORMATS {
+                for to in FORMATS.iter().copied().chain([Format::Kiro]) {
                     let out = formats::encode_request(to, &ir);
                     assert!(out.is_object(), "an encoded request is always an object");
                 }
@@ -173,8 +175,71 @@ fn random_requests_and_responses_never_panic() {
     }
 }
 
-/// Real upstream frames of every format, to be shuffled, cut and corrupted.
-fn frames() -> Vec<(Format, Vec<String>)> {
+/// One Kiro (AWS event-stream) frame.
+fn aws(event: &str, payload: Value) -> Vec<u8> {
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let h = |n: &'static str, v: &str| Header::new(n, HeaderValue::String(v.to_string().into()));
+    let m = Message::new(payload.to_string().into_bytes())
+        .add_header(h(":message-type", "event"))
+        .add_header(h(":event-type", event));
+    let mut out = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&m, &mut out).unwrap();
+    out
+}
+
+/// Real upstream frames of every format and framing, to be shuffled, cut and corrupted.
+fn frames() -> Vec<(Format, Framing, Vec<Vec<u8>>)> {
+    let mut all: Vec<(Format, Framing, Vec<Vec<u8>>)> = sse_frames()
+        .into_iter()
+        .map(|(f, v)| {
+            (
+                f,
+                Framing::Sse,
+                v.into_iter().map(String::into_bytes).collect(),
+            )
+        })
+        .collect();
+    // Gemini without alt=sse: the same chunks as one JSON array.
+    let gemini = all
+        .iter()
+        .find(|(f, _, _)| *f == Format::Gemini)
+        .map(|(_, _, v)| v.clone())
+        .unwrap();
+    let n = gemini.len();
+    let array = gemini
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let obj = String::from_utf8_lossy(c);
+            let obj = obj.trim().trim_start_matches("data: ");
+            let (open, close) = (
+                if i == 0 { "[" } else { ",\r\n" },
+                if i + 1 == n { "]" } else { "" },
+            );
+            format!("{open}{obj}{close}").into_bytes()
+        })
+        .collect();
+    all.push((Format::Gemini, Framing::JsonArray, array));
+    all.push((
+        Format::Kiro,
+        Framing::EventStream,
+        vec![
+            aws("assistantResponseEvent", json!({"content": "hi"})),
+            aws(
+                "toolUseEvent",
+                json!({"toolUseId": "t", "name": "f", "input": "{\"a\":"}),
+            ),
+            aws(
+                "toolUseEvent",
+                json!({"toolUseId": "t", "name": "f", "input": "1}", "stop": true}),
+            ),
+            aws("meteringEvent", json!({"unit": "credit", "usage": 0.1})),
+        ],
+    ));
+    all
+}
+
+fn sse_frames() -> Vec<(Format, Vec<String>)> {
     let chat = |d: Value| format!("data: {d}\n\n");
     let ev = |k: &str, d: Value| format!("event: {k}\ndata: {d}\n\n");
     vec![
@@ -280,22 +345,26 @@ fn random_and_broken_streams_never_panic_and_keep_framing() {
     let mut r = Rng(0x5eed_5678_0000_0002);
     let all = frames();
     for round in 0..3000 {
-        let (upstream, base) = r.pick(&all).clone();
+        let (upstream, framing, base) = r.pick(&all).clone();
         // Shuffle some frames, drop some, duplicate some, inject garbage.
         let mut stream: Vec<u8> = Vec::new();
         for _ in 0..r.below(base.len() + 4) {
             match r.below(10) {
                 0 => stream.extend((0..r.below(40)).map(|_| r.next() as u8)),
                 1 => stream.extend_from_slice(b"data: {\"truncated\": \n\n"),
-                _ => stream.extend_from_slice(r.pick(&base).as_bytes()),
+                _ => {
+                    let frame: &Vec<u8> = r.pick(&base);
+                    stream.extend_from_slice(frame)
+                }
             }
         }
         if round % 2 == 0 {
             // In order, whole: the common case must also hold up.
-            stream = base.concat().into_bytes();
+            stream = base.concat();
         }
         for client in FORMATS {
-            let mut t = StreamTranslator::new(upstream, client, "m", r.below(2) == 0);
+            let mut t =
+                StreamTranslator::new(upstream, client, "m", r.below(2) == 0).with_framing(framing);
             let mut out = String::new();
             let mut rest = &stream[..];
             while !rest.is_empty() {
