@@ -818,11 +818,25 @@ impl ChatStreamEncoder {
     }
 
     fn chunk(&self, delta: Value, finish: Option<FinishReason>) -> String {
-        let v = json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish.map(finish_str)}],
-        });
-        frame(None, &v.to_string())
+        self.chunk_raw(&delta.to_string(), finish)
+    }
+
+    /// A chunk around `delta`, already JSON. Written out directly: a chunk is sent for every
+    /// token, and building it as a `Value` tree cost an allocation per field.
+    fn chunk_raw(&self, delta: &str, finish: Option<FinishReason>) -> String {
+        let finish = match finish {
+            Some(f) => format!("\"{}\"", finish_str(f)),
+            None => "null".into(),
+        };
+        frame(
+            None,
+            &format!(
+                "{{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish}}}]}}",
+                json_str(&self.id),
+                self.created,
+                json_str(&self.model),
+            ),
+        )
     }
 
     fn ensure_started(&mut self) -> String {
@@ -834,6 +848,11 @@ impl ChatStreamEncoder {
     }
 }
 
+/// `s` as a JSON string literal.
+pub(crate) fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
+
 impl StreamEncoder for ChatStreamEncoder {
     fn encode(&mut self, event: &Event) -> String {
         match event {
@@ -843,7 +862,10 @@ impl StreamEncoder for ChatStreamEncoder {
                 }
                 self.ensure_started()
             }
-            Event::TextDelta(t) => self.ensure_started() + &self.chunk(json!({"content": t}), None),
+            Event::TextDelta(t) => {
+                self.ensure_started()
+                    + &self.chunk_raw(&format!("{{\"content\":{}}}", json_str(t)), None)
+            }
             Event::ThinkingDelta(t) => {
                 self.ensure_started() + &self.chunk(json!({"reasoning_content": t}), None)
             }

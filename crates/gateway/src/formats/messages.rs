@@ -775,14 +775,15 @@ impl MessagesStreamEncoder {
         }
     }
 
-    fn open(&mut self, kind: Open, block: Value) -> String {
+    /// Opens a block of `kind` unless it is the open one; `block` is only built when needed.
+    fn open(&mut self, kind: Open, block: impl FnOnce() -> Value) -> String {
         if self.open == Some(kind) {
             return String::new();
         }
         let mut out = self.close();
         out += &Self::ev(
             "content_block_start",
-            json!({"type": "content_block_start", "index": self.next_index, "content_block": block}),
+            json!({"type": "content_block_start", "index": self.next_index, "content_block": block()}),
         );
         self.next_index += 1;
         self.open = Some(kind);
@@ -790,10 +791,25 @@ impl MessagesStreamEncoder {
     }
 
     fn delta(&self, delta: Value) -> String {
-        Self::ev(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": self.next_index - 1, "delta": delta}),
+        self.delta_raw(&delta.to_string())
+    }
+
+    /// A `content_block_delta` around `delta`, already JSON: written out directly because one
+    /// goes out per token.
+    fn delta_raw(&self, delta: &str) -> String {
+        frame(
+            Some("content_block_delta"),
+            &format!(
+                "{{\"type\":\"content_block_delta\",\"index\":{},\"delta\":{delta}}}",
+                self.next_index - 1
+            ),
         )
+    }
+
+    /// A text or thinking delta (`kind` = `text_delta` / `thinking_delta`, `field` = the key).
+    fn text_delta(&self, kind: &str, field: &str, text: &str) -> String {
+        let text = crate::formats::chat::json_str(text);
+        self.delta_raw(&format!("{{\"type\":\"{kind}\",\"{field}\":{text}}}"))
     }
 }
 
@@ -812,16 +828,16 @@ impl StreamEncoder for MessagesStreamEncoder {
             Event::Start { id, .. } => self.start(id),
             Event::TextDelta(t) => {
                 let mut out = self.start("");
-                out += &self.open(Open::Text, json!({"type": "text", "text": ""}));
-                out + &self.delta(json!({"type": "text_delta", "text": t}))
+                out += &self.open(Open::Text, || json!({"type": "text", "text": ""}));
+                out + &self.text_delta("text_delta", "text", t)
             }
             Event::ThinkingDelta(t) => {
                 let mut out = self.start("");
                 out += &self.open(
                     Open::Thinking,
-                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                    || json!({"type": "thinking", "thinking": "", "signature": ""}),
                 );
-                out + &self.delta(json!({"type": "thinking_delta", "thinking": t}))
+                out + &self.text_delta("thinking_delta", "thinking", t)
             }
             Event::SignatureDelta(s) if self.open == Some(Open::Thinking) => {
                 self.delta(json!({"type": "signature_delta", "signature": s}))
@@ -833,7 +849,7 @@ impl StreamEncoder for MessagesStreamEncoder {
                 out += &self.close();
                 out + &self.open(
                     open,
-                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                    || json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
                 )
             }
             Event::ToolArgsDelta { index, fragment } => {

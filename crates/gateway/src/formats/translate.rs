@@ -59,6 +59,24 @@ pub struct StreamWatch {
     pub seen: Seen,
 }
 
+/// Whether an event may end the answer: a Chat `finish_reason` that is not `null`, or a
+/// Gemini `finishReason`. Every Chat chunk carries `"finish_reason": null`, so a plain
+/// substring test would decode every chunk of a passthrough stream.
+fn says_finished(data: &str) -> bool {
+    if data.contains("\"finishReason\"") {
+        return true;
+    }
+    let mut rest = data;
+    while let Some(at) = rest.find("\"finish_reason\"") {
+        rest = rest[at + "\"finish_reason\"".len()..].trim_start();
+        rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
+        if !rest.starts_with("null") {
+            return true;
+        }
+    }
+    false
+}
+
 impl StreamWatch {
     pub fn new(upstream: Format, framing: Framing) -> Self {
         Self {
@@ -74,7 +92,7 @@ impl StreamWatch {
             let hot = !self.seen.content
                 || ev.data.contains("usage")
                 || ev.data.contains("error")
-                || ev.data.contains("\"finish");
+                || says_finished(&ev.data);
             if !hot {
                 continue;
             }
@@ -204,5 +222,23 @@ impl StreamTranslator {
             status: 502,
             message,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::says_finished;
+
+    #[test]
+    fn only_a_real_finish_counts() {
+        assert!(!says_finished(
+            r#"{"choices":[{"delta":{"content":"a"},"finish_reason":null}]}"#
+        ));
+        assert!(!says_finished(r#"{"choices":[{"finish_reason" : null}]}"#));
+        assert!(says_finished(
+            r#"{"choices":[{"delta":{},"finish_reason": "stop"}]}"#
+        ));
+        assert!(says_finished(r#"{"candidates":[{"finishReason":"STOP"}]}"#));
+        assert!(!says_finished(r#"{"type":"content_block_delta"}"#));
     }
 }
