@@ -77,6 +77,7 @@ FORMAT_LABELS = {
     "anthropic": "Anthropic Messages",
     "responses": "OpenAI Responses",
     "gemini": "Google Gemini",
+    "kiro": "Kiro (AWS event stream)",
 }
 
 
