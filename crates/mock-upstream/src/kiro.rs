@@ -36,25 +36,30 @@ fn header(name: &'static str, value: String) -> Header {
     Header::new(name, HeaderValue::String(value.into()))
 }
 
-/// One event frame.
-pub fn event_frame(event: &str, payload: &Value) -> Bytes {
-    let m = Message::new(payload.to_string().into_bytes())
-        .add_header(header(":message-type", "event".to_string()))
-        .add_header(header(":event-type", event.to_string()))
+/// One frame: `message_type` `event` (named by `:event-type`) or `exception` (named by
+/// `:exception-type`).
+fn frame(message_type: &str, name: &str, payload: String) -> Bytes {
+    let name_header = if message_type == "event" {
+        ":event-type"
+    } else {
+        ":exception-type"
+    };
+    let m = Message::new(payload.into_bytes())
+        .add_header(header(":message-type", message_type.to_string()))
+        .add_header(header(name_header, name.to_string()))
         .add_header(header(":content-type", "application/json".to_string()));
     let mut out = Vec::new();
     aws_smithy_eventstream::frame::write_message_to(&m, &mut out).expect("frame encodes");
     Bytes::from(out)
 }
 
+/// One event frame.
+pub fn event_frame(event: &str, payload: &Value) -> Bytes {
+    frame("event", event, payload.to_string())
+}
+
 fn exception_frame(kind: &str, message: &str) -> Bytes {
-    let m = Message::new(json!({ "message": message }).to_string().into_bytes())
-        .add_header(header(":message-type", "exception".to_string()))
-        .add_header(header(":exception-type", kind.to_string()))
-        .add_header(header(":content-type", "application/json".to_string()));
-    let mut out = Vec::new();
-    aws_smithy_eventstream::frame::write_message_to(&m, &mut out).expect("frame encodes");
-    Bytes::from(out)
+    frame("exception", kind, json!({ "message": message }).to_string())
 }
 
 /// Why the real service would refuse this body, if it would.
