@@ -64,11 +64,15 @@ fn exception_frame(kind: &str, message: &str) -> Bytes {
 
 /// Why the real service would refuse this body, if it would.
 fn malformed(body: &Value) -> Option<&'static str> {
-    let state = body.get("conversationState")?;
+    let Some(state) = body.get("conversationState") else {
+        return Some("no conversationState");
+    };
     if state.get("systemPrompt").is_some() || body.get("systemPrompt").is_some() {
         return Some("no system prompt field exists");
     }
-    let current = state.pointer("/currentMessage/userInputMessage")?;
+    let Some(current) = state.pointer("/currentMessage/userInputMessage") else {
+        return Some("no current user message");
+    };
     let content = current.get("content").and_then(Value::as_str).unwrap_or("");
     if content.trim().is_empty() {
         return Some("current message without content");
@@ -124,11 +128,7 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
             );
         }
     }
-    if let Some(why) = malformed(&parsed).or(parsed
-        .get("conversationState")
-        .is_none()
-        .then_some("no conversationState"))
-    {
+    if let Some(why) = malformed(&parsed) {
         return improper(why);
     }
     let current = &parsed["conversationState"]["currentMessage"]["userInputMessage"];
@@ -229,6 +229,7 @@ mod tests {
             ]
         }});
         assert_eq!(malformed(&ok), None);
+        assert!(malformed(&json!({"messages": []})).is_some());
         let mut two_users = ok.clone();
         two_users["conversationState"]["history"]
             .as_array_mut()

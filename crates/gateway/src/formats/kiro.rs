@@ -51,48 +51,42 @@ fn result_text(content: &[Part]) -> String {
         .join("\n")
 }
 
-fn turns(req: &Request) -> Vec<Turn> {
-    let mut out: Vec<Turn> = Vec::new();
-    // Mid-conversation system entries stay where they were, as user text (merged into the
-    // neighbouring user turn): Kiro has no system role.
-    let inline = |i: usize| {
-        req.system_inline
-            .iter()
-            .filter(move |(at, _)| *at == i)
-            .map(|(_, t)| ir::Message {
-                role: Role::User,
-                parts: vec![Part::Text(t.clone())],
-            })
-    };
-    let messages: Vec<ir::Message> = (0..=req.messages.len())
-        .flat_map(|i| inline(i).chain(req.messages.get(i).cloned()))
-        .collect();
-    for m in &messages {
-        let mut t = Turn {
-            role: m.role,
+impl Turn {
+    fn new(role: Role) -> Self {
+        Self {
+            role,
             text: String::new(),
             images: Vec::new(),
             tool_uses: Vec::new(),
             tool_results: Vec::new(),
-        };
-        let push_text = |t: &mut Turn, s: &str| {
-            if !s.is_empty() {
-                if !t.text.is_empty() {
-                    t.text.push_str("\n\n");
-                }
-                t.text.push_str(s);
+        }
+    }
+
+    fn user(text: String) -> Self {
+        Self {
+            text,
+            ..Self::new(Role::User)
+        }
+    }
+
+    fn push_text(&mut self, s: &str) {
+        if !s.is_empty() {
+            if !self.text.is_empty() {
+                self.text.push_str("\n\n");
             }
-        };
+            self.text.push_str(s);
+        }
+    }
+
+    fn of(m: &ir::Message) -> Self {
+        let mut t = Self::new(m.role);
         for p in &m.parts {
             match p {
-                Part::Text(s) => push_text(&mut t, s),
-                Part::Image(img) => match image(img) {
-                    Some(v) => t.images.push(v),
-                    None => {
-                        if let Image::Url(u) = img {
-                            push_text(&mut t, &format!("[image: {u}]"));
-                        }
-                    }
+                Part::Text(s) => t.push_text(s),
+                Part::Image(img) => match (image(img), img) {
+                    (Some(v), _) => t.images.push(v),
+                    (None, Image::Url(u)) => t.push_text(&format!("[image: {u}]")),
+                    (None, _) => {}
                 },
                 Part::ToolCall {
                     id,
@@ -116,15 +110,35 @@ fn turns(req: &Request) -> Vec<Turn> {
                 Part::Thinking { .. } => {}
             }
         }
-        match out.last_mut() {
-            Some(last) if last.role == t.role => {
-                let text = std::mem::take(&mut t.text);
-                push_text(last, &text);
-                last.images.append(&mut t.images);
-                last.tool_uses.append(&mut t.tool_uses);
-                last.tool_results.append(&mut t.tool_results);
-            }
-            _ => out.push(t),
+        t
+    }
+}
+
+/// Adds `t`, merged into the last turn when both have the same role: Kiro wants strict
+/// user/assistant alternation.
+fn push_turn(out: &mut Vec<Turn>, mut t: Turn) {
+    match out.last_mut() {
+        Some(last) if last.role == t.role => {
+            last.push_text(&t.text);
+            last.images.append(&mut t.images);
+            last.tool_uses.append(&mut t.tool_uses);
+            last.tool_results.append(&mut t.tool_results);
+        }
+        _ => out.push(t),
+    }
+}
+
+fn turns(req: &Request) -> Vec<Turn> {
+    let mut out: Vec<Turn> = Vec::new();
+    // Mid-conversation system entries stay where they were, as user text (merged into the
+    // neighbouring user turn): Kiro has no system role.
+    let inline = |i: usize| req.system_inline.iter().filter(move |(at, _)| *at == i);
+    for i in 0..=req.messages.len() {
+        for (_, text) in inline(i) {
+            push_turn(&mut out, Turn::user(text.clone()));
+        }
+        if let Some(m) = req.messages.get(i) {
+            push_turn(&mut out, Turn::of(m));
         }
     }
     out
@@ -188,15 +202,15 @@ pub fn encode_request(req: &Request) -> Value {
         match turns.iter_mut().find(|t| t.role == Role::User) {
             Some(first) if first.text.is_empty() => first.text = system,
             Some(first) => first.text = format!("{system}\n\n{}", first.text),
-            None => turns.insert(0, user_turn(system)),
+            None => turns.insert(0, Turn::user(system)),
         }
     }
     // History must open with a user turn and the current message must be one.
     if turns.first().is_some_and(|t| t.role == Role::Assistant) {
-        turns.insert(0, user_turn(CONTINUE_TEXT.into()));
+        turns.insert(0, Turn::user(CONTINUE_TEXT.into()));
     }
     if turns.last().is_none_or(|t| t.role == Role::Assistant) {
-        turns.push(user_turn(String::new()));
+        turns.push(Turn::user(String::new()));
     }
     let current = turns.pop().expect("a user turn was ensured");
     let history: Vec<Value> = turns
@@ -233,16 +247,6 @@ pub fn encode_request(req: &Request) -> Value {
         state.insert("history".into(), Value::Array(history));
     }
     json!({ "conversationState": state })
-}
-
-fn user_turn(text: String) -> Turn {
-    Turn {
-        role: Role::User,
-        text,
-        images: Vec::new(),
-        tool_uses: Vec::new(),
-        tool_results: Vec::new(),
-    }
 }
 
 /// Kiro validates tool schemas and rejects keywords outside the plain JSON Schema core it

@@ -16,7 +16,7 @@ pub mod tools;
 mod translate;
 
 pub use tools::ToolNames;
-pub use translate::{Seen, StreamTranslator, StreamWatch};
+pub use translate::{EventReader, Seen, StreamTranslator, StreamWatch};
 
 use serde::{Deserialize, Serialize};
 

@@ -2,14 +2,56 @@
 //! client SSE bytes out, one event at a time.
 
 use super::framing::{Framer, Framing};
-use super::{
-    ir, sse, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder, ToolNames,
-};
+use super::{ir, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEncoder, ToolNames};
+
+/// Upstream bytes → IR events: the stream's framing plus its format's decoder. The one place
+/// that knows how a stream ends: an event left without its terminator is flushed, and a stream
+/// that stopped between events (not inside one) lets the decoder finish the answer.
+pub struct EventReader {
+    framer: Framer,
+    decoder: Box<dyn StreamDecoder>,
+}
+
+impl EventReader {
+    pub fn new(upstream: Format, framing: Framing) -> Self {
+        Self {
+            framer: Framer::new(framing),
+            decoder: stream_decoder(upstream),
+        }
+    }
+
+    /// The IR events completed by `bytes`.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<ir::Event> {
+        self.feed_where(bytes, |_| true)
+    }
+
+    /// As [`Self::feed`], but events whose raw data `wanted` rejects are not decoded at all.
+    pub fn feed_where(&mut self, bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Vec<ir::Event> {
+        let mut out = Vec::new();
+        for ev in self.framer.feed(bytes) {
+            if wanted(&ev.data) {
+                out.extend(self.decoder.event(ev.event.as_deref(), &ev.data));
+            }
+        }
+        out
+    }
+
+    /// The upstream closed the connection.
+    pub fn end(&mut self) -> Vec<ir::Event> {
+        let mut out = Vec::new();
+        if let Some(ev) = self.framer.finish() {
+            out = self.decoder.event(ev.event.as_deref(), &ev.data);
+        }
+        if self.framer.ended_cleanly() {
+            out.extend(self.decoder.end());
+        }
+        out
+    }
+}
 
 /// Upstream stream → client SSE, one event at a time.
 pub struct StreamTranslator {
-    parser: Framer,
-    decoder: Box<dyn StreamDecoder>,
+    reader: EventReader,
     encoder: Box<dyn StreamEncoder>,
     finished: bool,
     /// Upstream tool names → the client's (formats.md §4).
@@ -54,8 +96,7 @@ impl Seen {
 /// encoded. Before the first content it decodes every event (readiness); after that only events
 /// that can carry usage or an error, so passthrough stays cheap.
 pub struct StreamWatch {
-    parser: Framer,
-    decoder: Box<dyn StreamDecoder>,
+    reader: EventReader,
     pub seen: Seen,
 }
 
@@ -80,38 +121,24 @@ fn says_finished(data: &str) -> bool {
 impl StreamWatch {
     pub fn new(upstream: Format, framing: Framing) -> Self {
         Self {
-            parser: Framer::new(framing),
-            decoder: stream_decoder(upstream),
+            reader: EventReader::new(upstream, framing),
             seen: Seen::default(),
         }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
-        let events = self.parser.feed(bytes);
-        for ev in events {
-            let hot = !self.seen.content
-                || ev.data.contains("usage")
-                || ev.data.contains("error")
-                || says_finished(&ev.data);
-            if !hot {
-                continue;
-            }
-            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
-                self.seen.note(&e);
-            }
+        let all = !self.seen.content;
+        let hot = |data: &str| {
+            all || data.contains("usage") || data.contains("error") || says_finished(data)
+        };
+        for e in self.reader.feed_where(bytes, hot) {
+            self.seen.note(&e);
         }
     }
 
     pub fn end(&mut self) {
-        let mut events = Vec::new();
-        if let Some(ev) = self.parser.finish() {
-            events = self.decoder.event(ev.event.as_deref(), &ev.data);
-        }
-        if self.parser.ended_cleanly() {
-            events.extend(self.decoder.end());
-        }
-        for e in &events {
-            self.seen.note(e);
+        for e in self.reader.end() {
+            self.seen.note(&e);
         }
     }
 }
@@ -139,15 +166,14 @@ impl StreamTranslator {
     /// The upstream's stream is framed otherwise than its format's default (a Gemini upstream
     /// answering with a JSON array, formats.md #32).
     pub fn with_framing(mut self, framing: Framing) -> Self {
-        self.parser = Framer::new(framing);
+        self.reader.framer = Framer::new(framing);
         self
     }
 
     /// With a specific client encoder (e.g. Gemini's JSON-array framing).
     pub fn with_encoder(upstream: Format, encoder: Box<dyn StreamEncoder>) -> Self {
         Self {
-            parser: Framer::new(Framing::default_for(upstream)),
-            decoder: stream_decoder(upstream),
+            reader: EventReader::new(upstream, Framing::default_for(upstream)),
             encoder,
             finished: false,
             names: ToolNames::default(),
@@ -155,16 +181,8 @@ impl StreamTranslator {
         }
     }
 
-    fn events(&mut self, events: Vec<sse::SseEvent>) -> String {
+    fn emit(&mut self, events: Vec<ir::Event>) -> String {
         let mut out = String::new();
-        for ev in events {
-            let decoded = self.decoder.event(ev.event.as_deref(), &ev.data);
-            self.emit(decoded, &mut out);
-        }
-        out
-    }
-
-    fn emit(&mut self, events: Vec<ir::Event>, out: &mut String) {
         for mut e in events {
             if self.finished {
                 break;
@@ -176,25 +194,20 @@ impl StreamTranslator {
             if matches!(e, ir::Event::Finish(_) | ir::Event::Error { .. }) {
                 self.finished = true;
             }
-            *out += &self.encoder.encode(&e);
+            out += &self.encoder.encode(&e);
         }
+        out
     }
 
     pub fn feed(&mut self, bytes: &[u8]) -> String {
-        let events = self.parser.feed(bytes);
-        self.events(events)
+        let events = self.reader.feed(bytes);
+        self.emit(events)
     }
 
     /// The upstream closed the connection.
     pub fn end(&mut self, provider: &str) -> String {
-        let mut out = String::new();
-        if let Some(ev) = self.parser.finish() {
-            out += &self.events(vec![ev]);
-        }
-        if self.parser.ended_cleanly() {
-            let last = self.decoder.end();
-            self.emit(last, &mut out);
-        }
+        let last = self.reader.end();
+        let mut out = self.emit(last);
         if !self.finished {
             // A cut stream must not look like a clean finish (formats.md #21).
             out += &self.fail(format!(

@@ -2,55 +2,44 @@
 //! that asked for one JSON answer: the upstream's events are collected into one IR response,
 //! which the client's codec then encodes (formats.md #8).
 
-use crate::formats::framing::{Framer, Framing};
-use crate::formats::{ir, stream_decoder, Format, StreamDecoder};
+use crate::formats::framing::Framing;
+use crate::formats::{ir, EventReader, Format, Seen};
 use std::collections::HashMap;
 
 pub struct Aggregator {
-    parser: Framer,
-    decoder: Box<dyn StreamDecoder>,
+    reader: EventReader,
     pub response: ir::Response,
     /// Stream tool-call index → position in `response.parts`.
     tools: HashMap<usize, usize>,
-    pub error: Option<String>,
-    pub error_status: Option<u16>,
+    /// Errors, usage and the finish, as for a stream.
+    pub seen: Seen,
 }
 
 impl Aggregator {
     pub fn new(upstream: Format, framing: Framing) -> Self {
         Self {
-            parser: Framer::new(framing),
-            decoder: stream_decoder(upstream),
+            reader: EventReader::new(upstream, framing),
             response: ir::Response::default(),
             tools: HashMap::new(),
-            error: None,
-            error_status: None,
+            seen: Seen::default(),
         }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
-        for ev in self.parser.feed(bytes) {
-            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
-                self.apply(e);
-            }
+        for e in self.reader.feed(bytes) {
+            self.apply(e);
         }
     }
 
     pub fn finish(mut self) -> Self {
-        if let Some(ev) = self.parser.finish() {
-            for e in self.decoder.event(ev.event.as_deref(), &ev.data) {
-                self.apply(e);
-            }
-        }
-        if self.parser.ended_cleanly() {
-            for e in self.decoder.end() {
-                self.apply(e);
-            }
+        for e in self.reader.end() {
+            self.apply(e);
         }
         self
     }
 
     fn apply(&mut self, e: ir::Event) {
+        self.seen.note(&e);
         let parts = &mut self.response.parts;
         match e {
             ir::Event::Start { id, model } => {
@@ -94,10 +83,7 @@ impl Aggregator {
             }
             ir::Event::Usage(u) => self.response.usage.merge(&u),
             ir::Event::Finish(r) => self.response.finish = Some(r),
-            ir::Event::Error { message, status } => {
-                self.error_status.get_or_insert(status);
-                self.error.get_or_insert(message);
-            }
+            ir::Event::Error { .. } => {} // kept in `seen`
         }
     }
 }
@@ -123,7 +109,7 @@ data: [DONE]
 
 "#);
         let a = a.finish();
-        assert!(a.error.is_none());
+        assert!(a.seen.error.is_none());
         let r = a.response;
         assert_eq!(r.parts[0], ir::Part::Text("Hello".into()));
         assert_eq!(

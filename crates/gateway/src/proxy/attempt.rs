@@ -455,8 +455,8 @@ async fn ready(
             StreamKind::Translated(tr) => (&tr.seen, false),
         };
         if !seen.content {
-            if let Some(err) = &seen.error {
-                return Err(stream_error(p, err, seen.error_status));
+            if let Some(err) = stream_error(p, seen) {
+                return Err(err);
             }
         }
         let some_bytes = held_len > 0;
@@ -583,8 +583,8 @@ async fn aggregate(
     }
     let agg = agg.finish();
     let has_content = has_content(&agg.response.parts);
-    if let (Some(err), false) = (&agg.error, has_content) {
-        return Err(stream_error(p, err, agg.error_status));
+    if let (Some(err), false) = (stream_error(p, &agg.seen), has_content) {
+        return Err(err);
     }
     if !has_content {
         return Err(AttemptFailure::plain(
@@ -618,9 +618,10 @@ async fn aggregate(
 /// An error event before any content. When the upstream gave it a status (an AWS
 /// `ThrottlingException` is a 429), it is judged like that status answered outright, so a rate
 /// limit cools the account down instead of counting as a server fault.
-fn stream_error(p: &Provider, err: &str, status: Option<u16>) -> AttemptFailure {
+fn stream_error(p: &Provider, seen: &formats::Seen) -> Option<AttemptFailure> {
+    let err = seen.error.as_deref()?;
     let message = format!("provider {:?} reported an error: {err}", p.name);
-    match status.filter(|s| (400..500).contains(s)) {
+    Some(match seen.error_status.filter(|s| (400..500).contains(s)) {
         Some(status) => AttemptFailure {
             failure: Failure::Status {
                 status,
@@ -641,7 +642,7 @@ fn stream_error(p: &Provider, err: &str, status: Option<u16>) -> AttemptFailure 
             "stream-error",
             message,
         ),
-    }
+    })
 }
 
 /// Builds the per-request call from the client's headers and body.
