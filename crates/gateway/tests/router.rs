@@ -1,48 +1,20 @@
 //! The gateway over real HTTP on loopback, against the real mock upstream, with the in-memory
 //! secret store standing in for the keychain (the real keychain has its own test).
 
-use mock_upstream::{MockConfig, MockUpstream};
+use mock_upstream::MockConfig;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_gateway::credentials::{InsecureFileStore, MemoryStore, SecretStore};
 use switchyard_gateway::server::start_with_store;
 use switchyard_gateway::storage::Db;
-use switchyard_gateway::Gateway;
 
 mod support;
-use support::config;
+use support::{config, Env};
 
 const KEY: &str = "sk-upstream-test-123";
 
-struct Env {
-    gw: Gateway,
-    mock: MockUpstream,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
 impl Env {
-    async fn new(mock: MockConfig) -> Self {
-        Self::with_store(mock, Arc::new(MemoryStore::default())).await
-    }
-    async fn with_store(mock: MockConfig, store: Arc<dyn SecretStore>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).unwrap();
-        let gw = start_with_store(config(dir.path()), db, store)
-            .await
-            .unwrap();
-        let mock = mock_upstream::start(mock, 0).await.unwrap();
-        Self {
-            gw,
-            mock,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
-    }
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.gw.local_addr())
-    }
     async fn add_provider(&self, body: Value) -> reqwest::Response {
         self.http
             .post(self.url("/api/providers"))
@@ -87,28 +59,12 @@ async fn error_of(r: reqwest::Response) -> (u16, String, String) {
 #[tokio::test]
 async fn health_reports_keychain_state_and_no_secrets() {
     let env = Env::new(MockConfig::default()).await;
-    let h: Value = env
-        .http
-        .get(env.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = env.get_json("/api/health").await;
     assert_eq!(h["status"], "ok");
     assert_eq!(h["keychain"]["backend"], "memory");
     assert_eq!(h["keychain"]["persistent"], false);
     assert_eq!(h["keychain"]["can_store_secrets"], true);
-    let plain: Value = env
-        .http
-        .get(env.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plain: Value = env.get_json("/health").await;
     assert_eq!(
         plain,
         json!({"status": "ok", "version": switchyard_gateway::VERSION})
@@ -131,15 +87,7 @@ async fn providers_are_added_listed_validated_and_deleted() {
     env.add_mock_provider().await;
     assert!(changes.has_changed().unwrap());
     changes.mark_unchanged();
-    let list: Value = env
-        .http
-        .get(env.url("/api/providers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = env.get_json("/api/providers").await;
     assert_eq!(list[0]["name"], "acme");
     assert_eq!(list[0]["has_key"], true);
     assert_eq!(list[0]["key_ref"], "provider:acme:account:default");
@@ -420,15 +368,7 @@ impl SecretStore for NoKeychain {
 #[tokio::test]
 async fn without_a_keychain_keys_are_refused_not_stored_in_plaintext() {
     let env = Env::with_store(MockConfig::default(), Arc::new(NoKeychain)).await;
-    let h: Value = env
-        .http
-        .get(env.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = env.get_json("/api/health").await;
     assert_eq!(h["keychain"]["can_store_secrets"], false);
     assert!(h["keychain"]["detail"]
         .as_str()
@@ -444,12 +384,12 @@ async fn without_a_keychain_keys_are_refused_not_stored_in_plaintext() {
         env.gw.providers().await.is_empty(),
         "no provider row without its key"
     );
-    let files: Vec<_> = std::fs::read_dir(env._dir.path())
+    let files: Vec<_> = std::fs::read_dir(env.dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     for f in &files {
-        let bytes = std::fs::read(env._dir.path().join(f)).unwrap_or_default();
+        let bytes = std::fs::read(env.dir.path().join(f)).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&bytes).contains(KEY),
             "{f:?} holds the key"
@@ -658,15 +598,7 @@ async fn model_list_takes_the_callers_shape() {
 #[tokio::test]
 async fn providers_can_come_from_the_catalog() {
     let env = Env::new(MockConfig::default()).await;
-    let cat: Value = env
-        .http
-        .get(env.url("/api/catalog"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cat: Value = env.get_json("/api/catalog").await;
     assert!(
         cat.as_array().unwrap().len() >= 60,
         "the built-in catalog lists at least 60 providers"
@@ -911,15 +843,7 @@ async fn aliases_route_claude_code_model_names_to_any_provider() {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(env.mock.requests()[1].body["model"], "mock-small");
-    let models: Value = env
-        .http
-        .get(env.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = env.get_json("/v1/models").await;
     let ids: Vec<&str> = models["data"]
         .as_array()
         .unwrap()
@@ -986,15 +910,7 @@ async fn custom_model_ids_can_be_added_and_removed() {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(env.mock.requests()[0].body["model"], "org/fine-tune-1");
-    let list: Value = env
-        .http
-        .get(env.url("/api/provider-models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = env.get_json("/api/provider-models").await;
     assert!(list
         .as_array()
         .unwrap()

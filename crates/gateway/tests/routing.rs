@@ -2,58 +2,19 @@
 //! provider take over from each other, a plain 400 stops, the active-combo alias switches at
 //! once, and every request lands in the usage log with its attempts.
 
-use mock_upstream::{MockConfig, MockUpstream};
+use mock_upstream::MockConfig;
 use serde_json::{json, Value};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use switchyard_gateway::credentials::MemoryStore;
 use switchyard_gateway::server::start_with_store;
 use switchyard_gateway::storage::Db;
-use switchyard_gateway::{Gateway, GatewayConfig};
+use switchyard_gateway::GatewayConfig;
 
 mod support;
-use support::config;
-
-struct Env {
-    gw: Gateway,
-    mock: MockUpstream,
-    http: reqwest::Client,
-    dir: tempfile::TempDir,
-}
+use support::{config, Env};
 
 impl Env {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path()).unwrap();
-        let config = config(dir.path());
-        let gw = start_with_store(config, db, Arc::new(MemoryStore::default()))
-            .await
-            .unwrap();
-        let mock = mock_upstream::start(MockConfig::default(), 0)
-            .await
-            .unwrap();
-        Self {
-            gw,
-            mock,
-            http: reqwest::Client::new(),
-            dir,
-        }
-    }
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.gw.local_addr())
-    }
-    async fn api(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .request(method, self.url(path))
-            .header("x-switchyard-admin", "1")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
-    }
     async fn provider(&self, name: &str, format: &str) {
         let base = if format == "gemini" {
             format!("http://{}/v1beta", self.mock.addr)
@@ -99,7 +60,7 @@ fn header(r: &reqwest::Response, name: &str) -> String {
 
 #[tokio::test]
 async fn a_combo_falls_back_past_a_rate_limited_target_and_logs_both_attempts() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     env.provider("ant", "anthropic").await;
     env.combo(json!({"name": "work", "targets": ["acme/error-429", "ant/claude-mock"]}))
@@ -156,7 +117,7 @@ async fn a_combo_falls_back_past_a_rate_limited_target_and_logs_both_attempts() 
 
 #[tokio::test]
 async fn a_second_account_takes_over_and_a_plain_400_stops() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     let (s, b) = env
         .api(
@@ -194,7 +155,7 @@ async fn a_second_account_takes_over_and_a_plain_400_stops() {
 
 #[tokio::test]
 async fn the_active_combo_alias_switches_routing_at_once() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     env.provider("ant", "anthropic").await;
     env.combo(json!({"name": "one", "targets": ["acme/mock-small"]}))
@@ -252,7 +213,7 @@ async fn the_active_combo_alias_switches_routing_at_once() {
 
 #[tokio::test]
 async fn combos_are_validated_and_a_used_combo_cannot_be_deleted() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     env.combo(json!({"name": "inner", "targets": ["acme/mock-small"]}))
         .await;
@@ -302,7 +263,7 @@ async fn combos_are_validated_and_a_used_combo_cannot_be_deleted() {
 
 #[tokio::test]
 async fn client_keys_are_required_when_asked_and_budgets_are_enforced() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     let (s, k) = env
         .api(reqwest::Method::POST, "/api/keys", json!({"label": "tool"}))
@@ -356,7 +317,7 @@ async fn client_keys_are_required_when_asked_and_budgets_are_enforced() {
 
 #[tokio::test]
 async fn an_account_at_its_concurrency_limit_hands_the_request_to_another() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     env.api(
         reqwest::Method::POST,
@@ -398,7 +359,7 @@ async fn an_account_at_its_concurrency_limit_hands_the_request_to_another() {
 
 #[tokio::test]
 async fn passive_quota_headers_become_windows_and_status() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("ant", "anthropic").await;
     let r = env
         .http
@@ -428,15 +389,7 @@ async fn passive_quota_headers_become_windows_and_status() {
         (five["used_pct"].as_f64().unwrap() - 85.0).abs() < 0.01,
         "{five}"
     );
-    let v: Value = env
-        .http
-        .get(env.url("/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = env.get_json("/status").await;
     assert_eq!(v["gateway"], "running");
     let text = v["accounts"][0]["primary"]["text"].as_str().unwrap();
     assert!(text.contains("85%") && text.contains("resets in"), "{text}");
@@ -444,7 +397,7 @@ async fn passive_quota_headers_become_windows_and_status() {
 
 #[tokio::test]
 async fn pausing_refuses_requests_and_failovers_are_announced() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     env.provider("ant", "anthropic").await;
     env.combo(json!({"name": "work", "targets": ["acme/error-429", "ant/claude-mock"]}))
@@ -560,7 +513,7 @@ async fn beyond_loopback_other_machines_need_the_admin_token_and_a_client_key() 
 
 #[tokio::test]
 async fn a_stream_only_upstream_answers_a_non_stream_client_with_one_json() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("cx", "responses").await;
     env.provider("oai", "openai").await;
     for (model, format_name) in [
@@ -593,7 +546,7 @@ async fn a_stream_only_upstream_answers_a_non_stream_client_with_one_json() {
 
 #[tokio::test]
 async fn the_response_cache_and_idempotency_keys_spare_the_upstream() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("acme", "openai").await;
     let body = json!({"model": "acme/mock-small", "temperature": 0,
         "messages": [{"role": "user", "content": "same question"}]});
@@ -643,7 +596,7 @@ async fn the_response_cache_and_idempotency_keys_spare_the_upstream() {
 
 #[tokio::test]
 async fn a_body_the_clients_codec_cannot_read_is_a_400_before_any_upstream_call() {
-    let env = Env::new().await;
+    let env = Env::new(MockConfig::default()).await;
     env.provider("ant", "anthropic").await;
     let r = env
         .http
