@@ -4,6 +4,7 @@ use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, 
 use super::sse::frame;
 use super::{StreamDecoder, StreamEncoder};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 // ---------- requests ----------
@@ -686,6 +687,80 @@ pub struct ChatStreamDecoder {
     done: bool,
 }
 
+/// The shape of almost every upstream chunk, read into borrowed fields instead of a `Value`
+/// tree (one map allocation per object otherwise).
+#[derive(serde::Deserialize)]
+struct CommonChunk<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    choices: Vec<CommonChoice<'a>>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct CommonChoice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<CommonDelta<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CommonDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
+}
+
+impl ChatStreamDecoder {
+    /// A chunk of the common shape (text or reasoning deltas, a finish reason, usage) decoded
+    /// without a `Value` tree. Anything else (tool calls, errors, fields of unexpected types)
+    /// gives `None` and takes the general path, which yields the same events for these chunks.
+    fn common_chunk(&mut self, data: &str) -> Option<Vec<Event>> {
+        if data.contains("\"tool_calls\"") || data.contains("\"error\"") {
+            return None;
+        }
+        let chunk: CommonChunk = serde_json::from_str(data).ok()?;
+        let mut out = Vec::new();
+        if !self.started {
+            self.started = true;
+            out.push(Event::Start {
+                id: chunk.id.unwrap_or_default().into_owned(),
+                model: chunk.model.unwrap_or_default().into_owned(),
+            });
+        }
+        if let Some(choice) = chunk.choices.first() {
+            if let Some(delta) = &choice.delta {
+                for r in [&delta.reasoning_content, &delta.reasoning]
+                    .into_iter()
+                    .flatten()
+                {
+                    if !r.is_empty() {
+                        out.push(Event::ThinkingDelta(r.to_string()));
+                    }
+                }
+                if let Some(t) = delta.content.as_deref().filter(|t| !t.is_empty()) {
+                    self.think.push(t, &mut out);
+                }
+            }
+            if let Some(f) = &choice.finish_reason {
+                self.finish = Some(finish_of(f));
+            }
+        }
+        if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
+            out.push(Event::Usage(usage_of(u)));
+        }
+        Some(out)
+    }
+}
+
 impl StreamDecoder for ChatStreamDecoder {
     fn event(&mut self, _name: Option<&str>, data: &str) -> Vec<Event> {
         let data = data.trim();
@@ -704,6 +779,16 @@ impl StreamDecoder for ChatStreamDecoder {
             out.push(Event::Finish(f));
             return out;
         }
+        match self.common_chunk(data) {
+            Some(out) => out,
+            None => self.general_chunk(data),
+        }
+    }
+}
+
+impl ChatStreamDecoder {
+    /// Any chunk, read as a `Value`.
+    fn general_chunk(&mut self, data: &str) -> Vec<Event> {
         let Ok(chunk) = serde_json::from_str::<Value>(data) else {
             return vec![]; // non-JSON lines are tolerated
         };
@@ -908,6 +993,40 @@ impl StreamEncoder for ChatStreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The typed fast path and the general `Value` path give the same events, chunk after
+    /// chunk, for every chunk the fast path takes; the others it leaves to the general path.
+    #[test]
+    fn the_common_chunk_path_agrees_with_the_general_path() {
+        let stream = [
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"reasoning_content":"hm"},"finish_reason":null}]}"#,
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"<think>a</th"}}]}"#,
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"ink>Hi \"q\" \u00e9"}}]}"#,
+            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"reasoning":"r"},"finish_reason":"length"}]}"#,
+            r#"{"id":"c1","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+            r#"{"choices":[{"delta":null,"finish_reason":"stop"}],"usage":null}"#,
+        ];
+        let (mut fast, mut general) = (ChatStreamDecoder::default(), ChatStreamDecoder::default());
+        for chunk in stream {
+            let a = fast
+                .common_chunk(chunk)
+                .unwrap_or_else(|| panic!("not common: {chunk}"));
+            assert_eq!(a, general.general_chunk(chunk), "{chunk}");
+        }
+        assert_eq!(fast.finish, general.finish);
+        for other in [
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f"}}]}}]}"#,
+            r#"{"error":{"message":"boom"}}"#,
+            r#"{"id":7,"choices":[]}"#,
+            r#"{"choices":[{"delta":{"content":["not","a","string"]}}]}"#,
+        ] {
+            assert!(
+                ChatStreamDecoder::default().common_chunk(other).is_none(),
+                "{other}"
+            );
+        }
+    }
 
     fn split(chunks: &[&str]) -> Vec<Event> {
         let mut s = ThinkSplitter::default();
