@@ -1,6 +1,7 @@
 //! Combos: `GET /api/combos`, the active one (`/api/combos/active`), activate, test, delete,
 //! and a create form.
 
+use super::table::DataTable;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -40,19 +41,9 @@ pub fn Combos(dashboard: Dashboard) -> impl IntoView {
         <section class="card" id="combos-panel">
             <h2>"Combos"</h2>
             <AliasHint dashboard />
-            <div class="table-wrap">
-                <table id="combos">
-                    <thead>
-                        <tr>
-                            <th>"Name"</th>
-                            <th>"Strategy"</th>
-                            <th>"Targets, in order"</th>
-                            <th><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <DataTable id="combos" headers=&["Name", "Strategy", "Targets, in order"] actions=true>
+                {rows}
+            </DataTable>
             <Notice id="combos-message" note />
             {move || test.get().map(|result| view! { <TestResult result /> })}
             <h3>"New combo"</h3>

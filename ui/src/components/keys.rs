@@ -2,6 +2,7 @@
 //! (`require_api_key` in `/api/settings`). A new key is shown once, right after creation.
 //! Also which events raise desktop notifications (`notify` in `/api/settings`).
 
+use super::table::DataTable;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -30,20 +31,9 @@ pub fn ClientKeys() -> impl IntoView {
             <RequireKeyToggle settings note />
             <NotifySettings settings note />
             {move || created.get().map(|c| view! { <NewKeyBanner created=c /> })}
-            <div class="table-wrap">
-                <table id="client-keys">
-                    <thead>
-                        <tr>
-                            <th>"Label"</th>
-                            <th>"Key"</th>
-                            <th>"Budget"</th>
-                            <th>"Created"</th>
-                            <th><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>{move || key_rows(keys, note, reload)}</tbody>
-                </table>
-            </div>
+            <DataTable id="client-keys" headers=&["Label", "Key", "Budget", "Created"] actions=true>
+                {move || key_rows(keys, note, reload)}
+            </DataTable>
             <Notice id="keys-message" note />
             <CreateKey created note reload />
         </section>

@@ -8,6 +8,7 @@ mod keys;
 mod notice;
 mod providers;
 mod status;
+mod table;
 mod tools;
 mod usage;
 

@@ -1,5 +1,6 @@
 //! Provider table: `GET /api/providers`, with a delete button per row and the accounts below it.
 
+use super::table::DataTable;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -47,21 +48,9 @@ pub fn ProviderList(dashboard: Dashboard) -> impl IntoView {
                     .map(|e| view! { <p id="providers-message" class="message error" role="alert">{e}</p> })
             }}
             <Notice id="accounts-message" note=accounts_note />
-            <div class="table-wrap">
-                <table id="providers">
-                    <thead>
-                        <tr>
-                            <th>"Name"</th>
-                            <th>"Format"</th>
-                            <th>"Base URL"</th>
-                            <th>"Models"</th>
-                            <th>"Key stored"</th>
-                            <th><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <DataTable id="providers" headers=&["Name", "Format", "Base URL", "Models", "Key stored"] actions=true>
+                {rows}
+            </DataTable>
         </section>
     }
 }

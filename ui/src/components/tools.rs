@@ -1,6 +1,7 @@
 //! Coding tools: `GET /api/tools`, and per tool a preview of the change (unified diff), apply,
 //! and restore of the original settings.
 
+use super::table::DataTable;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -44,19 +45,9 @@ pub fn CodingTools() -> impl IntoView {
                 "Point a tool at Switchyard with one click: only Switchyard's own settings are changed, "
                 "the rest of the file is kept, and the original is saved for Restore."
             </p>
-            <div class="table-wrap">
-                <table id="tools">
-                    <thead>
-                        <tr>
-                            <th>"Tool"</th>
-                            <th>"State"</th>
-                            <th>"Settings files"</th>
-                            <th><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <DataTable id="tools" headers=&["Tool", "State", "Settings files"] actions=true>
+                {rows}
+            </DataTable>
             {move || output.get().map(|o| view! { <OutputView output=o /> })}
         </section>
     }

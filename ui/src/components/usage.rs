@@ -1,6 +1,7 @@
 //! Usage: totals per provider (`GET /api/usage?group=provider`) and the last requests
 //! (`GET /api/requests`), loaded on demand.
 
+use super::table::DataTable;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -38,40 +39,13 @@ pub fn Usage() -> impl IntoView {
                 </button>
             </div>
             <h3>"By provider"</h3>
-            <div class="table-wrap">
-                <table id="usage-by-provider">
-                    <thead>
-                        <tr>
-                            <th>"Provider"</th>
-                            <th class="num">"Requests"</th>
-                            <th class="num">"Errors"</th>
-                            <th class="num">"Input tokens"</th>
-                            <th class="num">"Output tokens"</th>
-                            <th class="num">"Cache read"</th>
-                            <th class="num">"Cost"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{move || totals_rows(totals)}</tbody>
-                </table>
-            </div>
+            <DataTable id="usage-by-provider" headers=&["Provider", "Requests", "Errors", "Input tokens", "Output tokens", "Cache read", "Cost"] numeric_from=1>
+                {move || totals_rows(totals)}
+            </DataTable>
             <h3>{format!("Last {RECENT} requests")}</h3>
-            <div class="table-wrap">
-                <table id="recent-requests">
-                    <thead>
-                        <tr>
-                            <th>"Time (UTC)"</th>
-                            <th>"Requested"</th>
-                            <th>"Served by"</th>
-                            <th class="num">"Status"</th>
-                            <th class="num">"Attempts"</th>
-                            <th class="num">"Latency"</th>
-                            <th class="num">"Tokens in/out"</th>
-                            <th class="num">"Cost"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{move || recent_rows(recent)}</tbody>
-                </table>
-            </div>
+            <DataTable id="recent-requests" headers=&["Time (UTC)", "Requested", "Served by", "Status", "Attempts", "Latency", "Tokens in/out", "Cost"] numeric_from=3>
+                {move || recent_rows(recent)}
+            </DataTable>
         </section>
     }
 }
