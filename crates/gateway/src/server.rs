@@ -21,6 +21,8 @@ pub struct AppState {
     /// Model aliases, same snapshot scheme.
     aliases: RwLock<Arc<Vec<crate::storage::Alias>>>,
     pub http: reqwest::Client,
+    /// Upstream URLs already parsed (the same few repeat for every request).
+    pub upstream_urls: crate::proxy::upstream::UrlCache,
     changes: watch::Sender<u64>,
     /// Serialises management mutations (check name, store key, insert row) against each other.
     pub mutations: tokio::sync::Mutex<()>,
@@ -302,6 +304,7 @@ pub async fn start_with_store(
     })?;
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
         .build()?;
     let (catalog, catalog_error) = match crate::catalog::Catalog::load(&config.data_dir) {
@@ -371,6 +374,7 @@ pub async fn start_with_store(
         providers: RwLock::new(Arc::new(providers)),
         aliases: RwLock::new(Arc::new(aliases)),
         http,
+        upstream_urls: Default::default(),
         changes,
         mutations: tokio::sync::Mutex::new(()),
         local_addr,

@@ -182,6 +182,29 @@ async fn chat_is_forwarded_with_the_provider_key_and_upstream_model() {
 }
 
 #[tokio::test]
+async fn a_same_format_body_reaches_the_upstream_byte_for_byte_but_the_model() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_mock_provider().await;
+    // Spacing, key order, a number spelling a JSON tree would rewrite (`1.50`, `1e2`) and an
+    // integer beyond f64's exact range: none of it may change on the way.
+    let sent = r#"{ "messages" : [ {"role":"user","content":"hi"} ],
+        "model":"acme/mock-small", "temperature": 1.50, "x_seed": 12345678901234567890123, "n": 1e0 }"#;
+    let r = reqwest::Client::new()
+        .post(env.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let seen = env.mock.requests();
+    assert_eq!(
+        seen[0].body_text,
+        sent.replace("\"acme/mock-small\"", "\"mock-small\"")
+    );
+}
+
+#[tokio::test]
 async fn stream_chunks_reach_the_client_before_the_upstream_finishes() {
     let env = Env::new(MockConfig {
         chunks: 5,

@@ -37,7 +37,7 @@ pub(crate) async fn handle(
     let parsed: Value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     let path = format!("/v1beta/models/{rest}");
-    let index = record(&s, &path, &headers, &parsed);
+    let index = record(&s, &path, &headers, &parsed, &body);
     if let Some(key) = &s.config.require_key {
         if headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some(key.as_str()) {
             return error(

@@ -76,6 +76,8 @@ pub struct RecordedRequest {
     pub path: String,
     pub headers: std::collections::BTreeMap<String, String>,
     pub body: Value,
+    /// The body exactly as it arrived (what a passthrough must keep byte for byte).
+    pub body_text: String,
     pub received_at_ms: u128,
     /// Wall-clock times (ms since epoch) at which each SSE event was handed to the connection.
     pub sent_chunks_at_ms: Vec<u128>,
@@ -172,7 +174,7 @@ async fn clear(State(s): State<Shared>) -> StatusCode {
 /// Deterministic 8-dimensional embeddings: one per input string.
 async fn embeddings(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    record(&s, "/v1/embeddings", &headers, &parsed);
+    record(&s, "/v1/embeddings", &headers, &parsed, &body);
     let inputs: Vec<String> = match parsed.get("input") {
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(a)) => a
@@ -415,7 +417,13 @@ pub(crate) fn html(status: StatusCode) -> Response {
 }
 
 /// Records a request; returns its index in the log.
-pub(crate) fn record(s: &Shared, path: &str, headers: &HeaderMap, body: &Value) -> usize {
+pub(crate) fn record(
+    s: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Value,
+    raw: &[u8],
+) -> usize {
     let mut log = s.log.lock().unwrap();
     log.push(RecordedRequest {
         method: "POST".into(),
@@ -425,6 +433,7 @@ pub(crate) fn record(s: &Shared, path: &str, headers: &HeaderMap, body: &Value) 
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
             .collect(),
         body: body.clone(),
+        body_text: String::from_utf8_lossy(raw).into_owned(),
         received_at_ms: now_ms(),
         sent_chunks_at_ms: Vec::new(),
         client_closed: false,

@@ -24,7 +24,7 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let parsed: Value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    let index = record(&s, "/v1/messages", &headers, &parsed);
+    let index = record(&s, "/v1/messages", &headers, &parsed, &body);
     if let Some(key) = &s.config.require_key {
         if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(key.as_str()) {
             return error(
@@ -230,6 +230,6 @@ pub(crate) async fn count_tokens(
     body: Bytes,
 ) -> Response {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    record(&s, "/v1/messages/count_tokens", &headers, &parsed);
+    record(&s, "/v1/messages/count_tokens", &headers, &parsed, &body);
     Json(json!({"input_tokens": 4242})).into_response()
 }

@@ -18,7 +18,7 @@ fn error(status: StatusCode, message: &str, code: &str) -> Response {
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let parsed: Value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    let index = record(&s, "/v1/responses", &headers, &parsed);
+    let index = record(&s, "/v1/responses", &headers, &parsed, &body);
     if let Some(key) = &s.config.require_key {
         let got = headers.get("authorization").and_then(|v| v.to_str().ok());
         if got != Some(format!("Bearer {key}").as_str()) {

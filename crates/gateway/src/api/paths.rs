@@ -4,12 +4,14 @@
 
 use axum::extract::Request;
 use axum::http::Uri;
+use std::borrow::Cow;
 
-/// The canonical form of a request path.
-pub fn normalise(path: &str) -> String {
-    let mut p = path.trim_end_matches('/').to_string();
+/// The canonical form of a request path. Runs for every request, so the usual case (already
+/// canonical) allocates nothing.
+pub fn normalise(path: &str) -> Cow<'_, str> {
+    let mut p = path.trim_end_matches('/');
     if p.is_empty() {
-        return "/".into();
+        return Cow::Borrowed("/");
     }
     for prefix in ["/codex", "/claude", "/anthropic", "/gemini", "/openai"] {
         if let Some(rest) = p.strip_prefix(prefix) {
@@ -18,12 +20,12 @@ pub fn normalise(path: &str) -> String {
                 || rest.starts_with("/responses")
                 || rest.starts_with("/messages")
             {
-                p = rest.to_string();
+                p = rest;
             }
         }
     }
     while p.starts_with("/v1/v1/") || p == "/v1/v1" {
-        p = p[3..].to_string();
+        p = &p[3..];
     }
     const BARE: [&str; 6] = [
         "/chat/completions",
@@ -33,13 +35,15 @@ pub fn normalise(path: &str) -> String {
         "/embeddings",
         "/completions",
     ];
-    if BARE
-        .iter()
-        .any(|b| p == *b || p.starts_with(&format!("{b}/")))
-    {
-        p = format!("/v1{p}");
+    let bare = BARE.iter().any(|b| {
+        p.strip_prefix(b)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
+    if bare {
+        Cow::Owned(format!("/v1{p}"))
+    } else {
+        Cow::Borrowed(p)
     }
-    p
 }
 
 /// Rewrites the request URI in place (the query string is kept).
@@ -49,7 +53,7 @@ pub fn rewrite(mut req: Request) -> Request {
     if canonical != path {
         let pq = match req.uri().query() {
             Some(q) => format!("{canonical}?{q}"),
-            None => canonical,
+            None => canonical.into_owned(),
         };
         let mut parts = req.uri().clone().into_parts();
         if let Ok(pq) = pq.parse() {

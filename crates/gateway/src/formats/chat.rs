@@ -527,6 +527,47 @@ pub fn decode_response(body: &Value) -> Result<ir::Response, String> {
     })
 }
 
+/// The top of a Chat answer, borrowed: all a passthrough needs to judge and meter it.
+#[derive(serde::Deserialize)]
+struct AnswerPeek<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<ChoicePeek<'a>>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChoicePeek<'a> {
+    #[serde(borrow, default)]
+    message: Option<MessagePeek<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct MessagePeek<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+/// Whether a Chat answer says something (text, reasoning or a tool call) and its usage, read
+/// without a `Value` tree of the whole answer or an IR. `None` for anything off the common shape
+/// (no choices, content parts, `<think>` tags to split): the caller decodes it fully, which
+/// gives the same verdict for the shapes read here.
+pub fn summarise_answer(body: &[u8]) -> Option<(bool, Usage)> {
+    let peek: AnswerPeek = serde_json::from_slice(body).ok()?;
+    let msg = peek.choices.into_iter().next()?.message?;
+    if msg.content.as_deref().is_some_and(|c| c.contains("<think")) {
+        return None;
+    }
+    let says = msg.content.is_some_and(|c| !c.is_empty())
+        || msg.reasoning_content.is_some_and(|r| !r.is_empty())
+        || msg.tool_calls.is_some_and(|t| !t.is_empty());
+    Some((says, peek.usage.as_ref().map(usage_of).unwrap_or_default()))
+}
+
 pub fn encode_response(r: &ir::Response) -> Value {
     let text: String = r
         .parts
@@ -1089,5 +1130,48 @@ mod tests {
             "{ev:?}"
         );
         assert_eq!(joined(&ev).0, "hmm");
+    }
+
+    /// The borrowed summary of an answer agrees with decoding it (does it say something, what
+    /// usage) for every answer it reads, and declines the shapes it does not read.
+    #[test]
+    fn answer_summary_agrees_with_the_full_decode() {
+        let usage = json!({"prompt_tokens": 12, "completion_tokens": 5,
+            "prompt_tokens_details": {"cached_tokens": 4},
+            "completion_tokens_details": {"reasoning_tokens": 2}});
+        let read = [
+            json!({"choices": [{"message": {"role": "assistant", "content": "hi"}}], "usage": usage}),
+            json!({"choices": [{"message": {"content": ""}}], "usage": usage}),
+            json!({"choices": [{"message": {"content": null}}]}),
+            json!({"choices": [{"message": {"content": null, "reasoning_content": "hmm"}}]}),
+            json!({"choices": [{"message": {"content": "", "reasoning_content": ""}}]}),
+            json!({"choices": [{"message": {"content": null, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}]}),
+            json!({"choices": [{"message": {"content": null, "tool_calls": []}}]}),
+            json!({"choices": [{"message": {"content": "x"}}], "usage": null}),
+        ];
+        for body in &read {
+            let (says, u) = summarise_answer(body.to_string().as_bytes()).expect("read");
+            let ir = decode_response(body).unwrap();
+            let decoded_says = ir.parts.iter().any(|p| match p {
+                Part::Text(t) => !t.is_empty(),
+                _ => true,
+            });
+            assert_eq!(says, decoded_says, "{body}");
+            assert_eq!(u, ir.usage, "{body}");
+        }
+        let declined = [
+            json!({"choices": []}),
+            json!({"error": {"message": "no"}}),
+            json!({"choices": [{"message": {"content": [{"type": "text", "text": "parts"}]}}]}),
+            json!({"choices": [{"message": {"content": "<think>a</think>b"}}]}),
+            json!([1]),
+        ];
+        for body in &declined {
+            assert!(
+                summarise_answer(body.to_string().as_bytes()).is_none(),
+                "{body}"
+            );
+        }
     }
 }

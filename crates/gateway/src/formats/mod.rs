@@ -160,6 +160,15 @@ pub fn encode_request(f: Format, req: &ir::Request) -> serde_json::Value {
     }
 }
 
+/// For a passthrough answer: whether it says anything and its usage, when the format's common
+/// shape can be read without decoding the answer (`None`: decode it with [`decode_response`]).
+pub fn summarise_answer(f: Format, body: &[u8]) -> Option<(bool, ir::Usage)> {
+    match f {
+        Format::Chat => chat::summarise_answer(body),
+        _ => None,
+    }
+}
+
 pub fn decode_response(f: Format, body: &serde_json::Value) -> Result<ir::Response, String> {
     match f {
         Format::Chat => chat::decode_response(body),

@@ -23,7 +23,7 @@ pub struct Call {
     pub client: Format,
     /// What the body is (Cursor sends Responses bodies to the Chat path).
     pub request_format: Format,
-    pub json: Value,
+    pub body: super::body::ClientBody,
     /// Decoded lazily, the first time an attempt needs translation.
     pub ir: Option<ir::Request>,
     pub stream: bool,
@@ -117,48 +117,45 @@ fn header_pairs(h: &reqwest::header::HeaderMap) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// The request body for this upstream. The client's body (passthrough) or its IR (translation)
-/// is adjusted in place: each attempt overwrites the model, so nothing is cloned per attempt.
+/// The request body for this upstream: the client's own bytes with the model replaced
+/// (passthrough), or the IR encoded for the upstream's format (each attempt overwrites the IR's
+/// model, so nothing is cloned per attempt).
 fn body_for(
     state: &AppState,
     call: &mut Call,
     p: &Provider,
     upstream: Format,
     model: &str,
-) -> Vec<u8> {
-    let passthrough = upstream == call.client && call.request_format == call.client;
-    let out = if passthrough {
-        if call.client != Format::Gemini {
-            call.json["model"] = Value::String(model.to_string());
+) -> Bytes {
+    if !needs_translation(call, upstream) {
+        // Gemini names the model in the URL, not the body.
+        let named = (call.client != Format::Gemini).then_some(model);
+        return call.body.with_model(named);
+    }
+    let req = call
+        .ir
+        .as_mut()
+        .expect("the pipeline decodes the request before any translated attempt");
+    req.model = model.to_string();
+    req.stream = call.stream;
+    if !req.server_tools.is_empty() {
+        tracing::info!(
+            provider = %p.name,
+            tools = ?req.server_tools,
+            "server tools dropped: only the client's own API family runs them"
+        );
+    }
+    let mut out = formats::encode_request(upstream, req);
+    if upstream == Format::Chat {
+        if let Some(entry) = p
+            .catalog_id
+            .as_deref()
+            .and_then(|id| state.catalog.by_id(id))
+        {
+            crate::quirks::apply_chat(&mut out, req, &entry.quirks);
         }
-        return serde_json::to_vec(&call.json).expect("a JSON value serialises");
-    } else {
-        let req = call
-            .ir
-            .as_mut()
-            .expect("the pipeline decodes the request before any translated attempt");
-        req.model = model.to_string();
-        req.stream = call.stream;
-        if !req.server_tools.is_empty() {
-            tracing::info!(
-                provider = %p.name,
-                tools = ?req.server_tools,
-                "server tools dropped: only the client's own API family runs them"
-            );
-        }
-        let mut out = formats::encode_request(upstream, req);
-        if upstream == Format::Chat {
-            if let Some(entry) = p
-                .catalog_id
-                .as_deref()
-                .and_then(|id| state.catalog.by_id(id))
-            {
-                crate::quirks::apply_chat(&mut out, req, &entry.quirks);
-            }
-        }
-        out
-    };
-    serde_json::to_vec(&out).expect("a JSON value serialises")
+    }
+    Bytes::from(serde_json::to_vec(&out).expect("a JSON value serialises"))
 }
 
 /// An answer counts when it says something: text that is not empty, thinking, or a tool call.
@@ -231,11 +228,13 @@ pub async fn run(
         path = path.replace("?alt=sse", "");
     }
     let url = format!("{}{}", p.base_url.trim_end_matches('/'), path);
-    let mut req = state
-        .http
-        .post(&url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body);
+    // An unparsable base URL is left to reqwest, which fails the send with its own words.
+    let mut req = match state.upstream_urls.get(&url) {
+        Some(u) => state.http.post(u),
+        None => state.http.post(&url),
+    }
+    .header(header::CONTENT_TYPE, "application/json")
+    .body(body);
     req = upstream::apply_auth(req, p, upstream, key.as_deref());
     if upstream == Format::Kiro {
         req = upstream::kiro_headers(req);
@@ -521,6 +520,18 @@ async fn json_answer(
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(empty("answered 200 with an empty body".into()));
+    }
+    if passthrough {
+        if let Some((says, usage)) = formats::summarise_answer(upstream, &body) {
+            if !says {
+                return Err(empty("answered 200 without any content".into()));
+            }
+            return Ok(Committed::Json {
+                body: Bytes::from(body),
+                content_type,
+                usage,
+            });
+        }
     }
     let parsed: Value = serde_json::from_slice(&body)
         .map_err(|e| empty(format!("answered with invalid JSON: {e}")))?;

@@ -65,7 +65,7 @@ pub fn key_for(
     state: &AppState,
     client: Format,
     headers: &HeaderMap,
-    json: &Value,
+    body: &super::body::ClientBody,
     stream: bool,
     model: &str,
 ) -> Option<String> {
@@ -79,6 +79,8 @@ pub fn key_for(
     if bypass {
         return None;
     }
+    // A body a tree cannot hold is simply not cached.
+    let json = body.tree().ok()?;
     let temperature = json
         .get("temperature")
         .or_else(|| json.pointer("/generationConfig/temperature"));

@@ -8,6 +8,7 @@
 
 mod aggregate;
 mod attempt;
+mod body;
 mod cache;
 mod client_key;
 mod respond;
@@ -410,38 +411,30 @@ pub async fn forward_with(
     over: CallOverrides,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, state.config.max_body_bytes).await?;
-    let mut json: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
-    let obj = json
-        .as_object_mut()
-        .ok_or_else(|| bad("request body must be a JSON object"))?;
-    let model = match (&over.model, obj.get("model")) {
+    let body = body::ClientBody::parse(bytes).map_err(bad)?;
+    let model = match (&over.model, body.get::<Value>("model")) {
         (Some(m), _) => m.clone(),
-        (None, Some(Value::String(m))) if !m.trim().is_empty() => m.trim().to_string(),
-        (None, Some(Value::String(_)) | None) => {
+        (None, Some(Ok(Value::String(m)))) if !m.trim().is_empty() => m.trim().to_string(),
+        (None, Some(Ok(Value::String(_))) | None) => {
             return Err(bad(
                 "missing required field `model` (use \"<provider>/<model>\" or a combo name)",
             ))
         }
         (None, Some(_)) => return Err(bad("`model` must be a string")),
     };
-    if obj
-        .get("stream")
-        .is_some_and(|s| !s.is_boolean() && !s.is_null())
-    {
-        return Err(bad("`stream` must be a boolean"));
-    }
-    let stream = over
-        .stream
-        .unwrap_or_else(|| obj.get("stream").and_then(Value::as_bool).unwrap_or(false));
+    let stream = match body.get::<Option<bool>>("stream") {
+        Some(Err(_)) => return Err(bad("`stream` must be a boolean")),
+        Some(Ok(s)) => s,
+        None => None,
+    };
+    let stream = over.stream.unwrap_or(stream.unwrap_or(false));
     // Cursor posts Responses-shaped bodies (`input`, no `messages`) to /chat/completions and
     // expects Chat chunks back (formats.md #30): read it as Responses, answer as Chat.
-    let request_format =
-        if client == Format::Chat && !obj.contains_key("messages") && obj.contains_key("input") {
-            Format::Responses
-        } else {
-            client
-        };
+    let request_format = if client == Format::Chat && !body.has("messages") && body.has("input") {
+        Format::Responses
+    } else {
+        client
+    };
     let mut ledger = respond::Ledger::new(state.clone(), client, stream);
     ledger.row.requested = model.clone();
     if state.paused() {
@@ -531,7 +524,7 @@ pub async fn forward_with(
             )
             .collect()
     };
-    let cache_key = cache::key_for(&state, client, &headers, &json, stream, &route.join("\n"));
+    let cache_key = cache::key_for(&state, client, &headers, &body, stream, &route.join("\n"));
     if let Some(k) = &cache_key {
         if let Some(hit) = state.cache.get(k) {
             ledger.row.provider = Some(hit.provider.clone());
@@ -548,7 +541,7 @@ pub async fn forward_with(
     let mut call = attempt::Call {
         client,
         request_format,
-        json,
+        body,
         ir: None,
         stream,
         gemini_array: over.gemini_array,
@@ -563,7 +556,11 @@ pub async fn forward_with(
         .iter()
         .any(|t| attempt::needs_translation(&call, attempt::upstream_format(plan.provider(t))));
     if translated {
-        match formats::decode_request(call.request_format, &call.json) {
+        match call
+            .body
+            .tree()
+            .and_then(|tree| formats::decode_request(call.request_format, tree))
+        {
             Ok(ir) => call.ir = Some(ir),
             Err(e) => {
                 ledger.finish("rejected", 400);

@@ -1,0 +1,209 @@
+//! A client's request body as it arrived: its bytes plus where each top-level member sits,
+//! found in one validating pass without building a JSON tree. Routing only needs `model`,
+//! `stream` and which keys are present; a same-format upstream gets the client's own bytes with
+//! only the model value replaced (every other byte, unknown fields and number spellings
+//! included, goes through as sent). The tree is built only when something needs it: translation
+//! or the response cache.
+
+use bytes::Bytes;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+pub struct ClientBody {
+    bytes: Bytes,
+    /// Top-level members in order: key and the byte range of its value.
+    members: Vec<(String, Range<usize>)>,
+    tree: OnceLock<Value>,
+}
+
+impl ClientBody {
+    /// Reads the top level; the whole body is validated as JSON on the way.
+    pub fn parse(bytes: Bytes) -> Result<Self, String> {
+        let members = {
+            let base = bytes.as_ptr() as usize;
+            let top: TopLevel = serde_json::from_slice(&bytes).map_err(|e| {
+                if e.is_data() {
+                    "request body must be a JSON object".to_string()
+                } else {
+                    format!("request body is not valid JSON: {e}")
+                }
+            })?;
+            top.0
+                .into_iter()
+                .map(|(k, v)| {
+                    let start = v.get().as_ptr() as usize - base;
+                    (k.into_owned(), start..start + v.get().len())
+                })
+                .collect()
+        };
+        Ok(Self {
+            bytes,
+            members,
+            tree: OnceLock::new(),
+        })
+    }
+
+    /// The raw text of a top-level member (the last one if a key repeats, as JSON parsers read
+    /// duplicates).
+    fn raw(&self, key: &str) -> Option<&[u8]> {
+        self.span(key).map(|r| &self.bytes[r])
+    }
+
+    fn span(&self, key: &str) -> Option<Range<usize>> {
+        self.members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, r)| r.clone())
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.span(key).is_some()
+    }
+
+    /// A top-level member read as `T`; `Some(Err)` when it is there but of another shape.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T, serde_json::Error>> {
+        self.raw(key).map(serde_json::from_slice)
+    }
+
+    /// The whole body as a JSON tree, built the first time it is asked for. It can still fail
+    /// where the validating pass did not: a number beyond `f64` (`1e400`) is valid JSON that a
+    /// tree cannot hold.
+    pub fn tree(&self) -> Result<&Value, String> {
+        if let Some(v) = self.tree.get() {
+            return Ok(v);
+        }
+        let v = serde_json::from_slice(&self.bytes)
+            .map_err(|e| format!("request body is not valid JSON: {e}"))?;
+        Ok(self.tree.get_or_init(|| v))
+    }
+
+    /// The body to send to an upstream of the client's own format: the client's bytes with the
+    /// top-level `model` value replaced, or the bytes as they are when there is no such member
+    /// (Gemini names the model in the URL).
+    pub fn with_model(&self, model: Option<&str>) -> Bytes {
+        let (Some(model), Some(span)) = (model, self.span("model")) else {
+            return self.bytes.clone();
+        };
+        let name = serde_json::to_string(model).expect("a string serialises");
+        let mut out = Vec::with_capacity(self.bytes.len() + name.len());
+        out.extend_from_slice(&self.bytes[..span.start]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&self.bytes[span.end..]);
+        Bytes::from(out)
+    }
+}
+
+/// The top level of an object body, each value kept as raw text borrowed from the body.
+struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = TopLevel<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    members.push((key.0, map.next_value()?));
+                }
+                Ok(TopLevel(members))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+/// A key borrowed from the body unless it had escapes to undo.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(s: &str) -> ClientBody {
+        ClientBody::parse(Bytes::from(s.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn only_the_model_value_changes() {
+        let b = body(
+            r#"{ "x_unknown": 1.50, "model" : "a/b",  "messages":[{"role":"user","content":"hi"}], "n": 1e400 }"#,
+        );
+        assert_eq!(
+            std::str::from_utf8(&b.with_model(Some("gpt-\"4\""))).unwrap(),
+            r#"{ "x_unknown": 1.50, "model" : "gpt-\"4\"",  "messages":[{"role":"user","content":"hi"}], "n": 1e400 }"#
+        );
+    }
+
+    #[test]
+    fn members_are_read_without_a_tree() {
+        let b = body(r#"{"mod\u0065l":"m1","stream":true,"input":[],"model":"m2"}"#);
+        assert_eq!(b.get::<String>("model").unwrap().unwrap(), "m2");
+        assert!(b.get::<bool>("stream").unwrap().unwrap());
+        assert!(b.has("input") && !b.has("messages"));
+        assert!(b.get::<String>("stream").unwrap().is_err());
+        assert!(b.get::<String>("absent").is_none());
+        assert!(b.tree.get().is_none(), "no tree was built");
+        assert_eq!(b.tree().unwrap()["model"], "m2");
+        // The last of duplicate keys is the one replaced, as it is the one read.
+        assert_eq!(
+            &b.with_model(Some("up"))[..],
+            br#"{"mod\u0065l":"m1","stream":true,"input":[],"model":"up"}"#
+        );
+    }
+
+    #[test]
+    fn no_model_member_means_the_bytes_as_sent() {
+        let b = body(r#"{"contents":[]}"#);
+        assert_eq!(
+            &b.with_model(Some("gemini-2.5-pro"))[..],
+            br#"{"contents":[]}"#
+        );
+        assert_eq!(&b.with_model(None)[..], br#"{"contents":[]}"#);
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        let err = |s: &str| ClientBody::parse(Bytes::from(s.to_owned())).err().unwrap();
+        assert!(err(r#"{"model": "a""#).starts_with("request body is not valid JSON"));
+        assert!(err("not json").starts_with("request body is not valid JSON"));
+        assert_eq!(err("[1,2]"), "request body must be a JSON object");
+        assert_eq!(err(r#""model""#), "request body must be a JSON object");
+        assert!(err(r#"{"a":1} trailing"#).starts_with("request body is not valid JSON"));
+        // Valid JSON, kept as sent for a same-format upstream; only a tree cannot hold it.
+        let huge = body(r#"{"model":"m","n":1e400}"#);
+        assert_eq!(
+            &huge.with_model(Some("u"))[..],
+            br#"{"model":"u","n":1e400}"#
+        );
+        assert!(huge.tree().unwrap_err().contains("number out of range"));
+    }
+}
