@@ -1,7 +1,7 @@
 //! OpenAI Chat Completions codec.
 
 use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, Usage};
-use super::sse::frame;
+use super::sse::{frame, frame_value};
 use super::{StreamDecoder, StreamEncoder};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -944,7 +944,10 @@ impl ChatStreamEncoder {
     }
 
     fn chunk(&self, delta: Value, finish: Option<FinishReason>) -> String {
-        self.chunk_raw(&delta.to_string(), finish)
+        self.chunk_raw(
+            &serde_json::to_string(&delta).expect("a JSON value serialises"),
+            finish,
+        )
     }
 
     /// A chunk around `delta`, already JSON. Written out directly: a chunk is sent for every
@@ -1019,13 +1022,13 @@ impl StreamEncoder for ChatStreamEncoder {
                         "id": self.id, "object": "chat.completion.chunk", "created": self.created,
                         "model": self.model, "choices": [], "usage": usage_json(&self.usage),
                     });
-                    out += &frame(None, &v.to_string());
+                    out += &frame_value(None, &v);
                 }
                 out + "data: [DONE]\n\n"
             }
             Event::Error { status, message } => {
                 let v = json!({"error": {"message": message, "type": "server_error", "code": "upstream_error", "status": status}});
-                frame(None, &v.to_string())
+                frame_value(None, &v)
             }
         }
     }

@@ -2,7 +2,7 @@
 //! google-genai SDK speak). The model lives in the URL, not the body.
 
 use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, Usage};
-use super::sse::frame;
+use super::sse::frame_value;
 use super::{StreamDecoder, StreamEncoder};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
@@ -661,7 +661,7 @@ impl GeminiStreamEncoder {
 
     fn emit(&mut self, v: Value) -> String {
         if !self.array {
-            return frame(None, &v.to_string());
+            return frame_value(None, &v);
         }
         let prefix = if std::mem::take(&mut self.first) {
             "["

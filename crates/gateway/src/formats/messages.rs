@@ -1,7 +1,7 @@
 //! Anthropic Messages codec.
 
 use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, Usage};
-use super::sse::frame;
+use super::sse::{frame, frame_value};
 use super::{StreamDecoder, StreamEncoder};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -747,7 +747,7 @@ impl MessagesStreamEncoder {
     }
 
     fn ev(kind: &str, v: Value) -> String {
-        frame(Some(kind), &v.to_string())
+        frame_value(Some(kind), &v)
     }
 
     fn start(&mut self, id: &str) -> String {
@@ -791,7 +791,7 @@ impl MessagesStreamEncoder {
     }
 
     fn delta(&self, delta: Value) -> String {
-        self.delta_raw(&delta.to_string())
+        self.delta_raw(&serde_json::to_string(&delta).expect("a JSON value serialises"))
     }
 
     /// A `content_block_delta` around `delta`, already JSON: written out directly because one
@@ -806,10 +806,19 @@ impl MessagesStreamEncoder {
         )
     }
 
-    /// A text or thinking delta (`kind` = `text_delta` / `thinking_delta`, `field` = the key).
+    /// A text or thinking delta (`kind` = `text_delta` / `thinking_delta`, `field` = the key),
+    /// written into one buffer: one goes out per token.
     fn text_delta(&self, kind: &str, field: &str, text: &str) -> String {
-        let text = crate::formats::chat::json_str(text);
-        self.delta_raw(&format!("{{\"type\":\"{kind}\",\"{field}\":{text}}}"))
+        use std::fmt::Write;
+        let mut out = String::with_capacity(text.len() + 128);
+        let _ = write!(
+            out,
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{},\"delta\":{{\"type\":\"{kind}\",\"{field}\":",
+            self.next_index - 1
+        );
+        out.push_str(&crate::formats::chat::json_str(text));
+        out.push_str("}}\n\n");
+        out
     }
 }
 

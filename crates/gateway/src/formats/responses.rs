@@ -1,7 +1,7 @@
 //! OpenAI Responses codec (what Codex CLI speaks).
 
 use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, Usage};
-use super::sse::frame;
+use super::sse::frame_value;
 use super::{StreamDecoder, StreamEncoder};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -883,7 +883,7 @@ impl ResponsesStreamEncoder {
         v["type"] = json!(kind);
         v["sequence_number"] = json!(self.seq);
         self.seq += 1;
-        frame(Some(kind), &v.to_string())
+        frame_value(Some(kind), &v)
     }
 
     fn start(&mut self, id: Option<&str>) -> String {

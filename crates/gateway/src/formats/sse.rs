@@ -6,7 +6,8 @@ pub struct SseParser {
     buf: String,
     pending: Vec<u8>,
     event: Option<String>,
-    data: Vec<String>,
+    /// The event's data lines so far, joined with `\n` (`None`: no data line yet).
+    data: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +47,9 @@ impl SseParser {
         let mut out = Vec::new();
         // Walk the lines with a cursor and drop the consumed prefix once: draining per line
         // would shift the rest of the buffer for every line (quadratic on big chunks).
-        let buf = std::mem::take(&mut self.buf);
+        let mut buf = std::mem::take(&mut self.buf);
         let mut start = 0;
-        while let Some(rel) = buf[start..].find(['\n', '\r']) {
+        while let Some(rel) = memchr::memchr2(b'\n', b'\r', &buf.as_bytes()[start..]) {
             let pos = start + rel;
             let mut skip = 1;
             if buf[pos..].starts_with("\r\n") {
@@ -62,11 +63,8 @@ impl SseParser {
             }
             start = pos + skip;
         }
-        self.buf = if start == 0 {
-            buf
-        } else {
-            buf[start..].to_string()
-        };
+        buf.drain(..start);
+        self.buf = buf;
         out
     }
 
@@ -82,12 +80,10 @@ impl SseParser {
     }
 
     fn dispatch(&mut self) -> Option<SseEvent> {
-        if self.data.is_empty() {
+        let Some(data) = self.data.take() else {
             self.event = None;
             return None;
-        }
-        let data = self.data.join("\n");
-        self.data.clear();
+        };
         Some(SseEvent {
             event: self.event.take(),
             data,
@@ -107,11 +103,32 @@ impl SseParser {
         };
         match field {
             "event" => self.event = Some(value.to_string()),
-            "data" => self.data.push(value.to_string()),
+            "data" => match &mut self.data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => self.data = Some(value.to_string()),
+            },
             _ => {}
         }
         None
     }
+}
+
+/// Frames one SSE event whose data is a JSON value, serialised straight into the frame
+/// (`Value`'s `Display` goes through the formatter machinery and was a visible cost per event).
+pub fn frame_value(event: Option<&str>, data: &serde_json::Value) -> String {
+    let mut out = Vec::with_capacity(128);
+    if let Some(e) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(e.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(&mut out, data).expect("a JSON value serialises");
+    out.extend_from_slice(b"\n\n");
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 /// Frames one SSE event.
@@ -144,6 +161,31 @@ mod tests {
         let mut out = p.feed(&bytes[..8]);
         out.extend(p.feed(&bytes[8..]));
         assert_eq!(out[0].data, "héllo");
+    }
+
+    #[test]
+    fn data_lines_join_and_an_event_without_data_is_dropped() {
+        let mut p = SseParser::default();
+        let ev = p.feed(b"data: a\ndata:\ndata: c\n\nevent: ping\n\nevent: x\ndata: y\n\n");
+        assert_eq!(ev.len(), 2);
+        assert_eq!(
+            (ev[0].event.as_deref(), ev[0].data.as_str()),
+            (None, "a\n\nc")
+        );
+        assert_eq!(
+            (ev[1].event.as_deref(), ev[1].data.as_str()),
+            (Some("x"), "y")
+        );
+    }
+
+    #[test]
+    fn a_value_frame_is_the_text_frame_of_its_json() {
+        let v = serde_json::json!({"type": "ping", "t": "é\"\n"});
+        assert_eq!(
+            frame_value(Some("ping"), &v),
+            frame(Some("ping"), &v.to_string())
+        );
+        assert_eq!(frame_value(None, &v), frame(None, &v.to_string()));
     }
 
     #[test]

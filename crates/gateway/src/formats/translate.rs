@@ -100,18 +100,41 @@ pub struct StreamWatch {
     pub seen: Seen,
 }
 
+/// Substring finders built once: the passthrough watch asks four of them of every event.
+struct Needles {
+    usage: memchr::memmem::Finder<'static>,
+    error: memchr::memmem::Finder<'static>,
+    finish_reason: memchr::memmem::Finder<'static>,
+    finish_reason_gemini: memchr::memmem::Finder<'static>,
+}
+
+static NEEDLES: std::sync::LazyLock<Needles> = std::sync::LazyLock::new(|| Needles {
+    usage: memchr::memmem::Finder::new("usage"),
+    error: memchr::memmem::Finder::new("error"),
+    finish_reason: memchr::memmem::Finder::new("\"finish_reason\""),
+    finish_reason_gemini: memchr::memmem::Finder::new("\"finishReason\""),
+});
+
+/// Whether a passthrough event must be decoded once the answer has content: it may carry usage,
+/// an error or the end of the answer.
+fn worth_decoding(data: &str) -> bool {
+    let n = &*NEEDLES;
+    let d = data.as_bytes();
+    n.usage.find(d).is_some() || n.error.find(d).is_some() || says_finished(n, d)
+}
+
 /// Whether an event may end the answer: a Chat `finish_reason` that is not `null`, or a
 /// Gemini `finishReason`. Every Chat chunk carries `"finish_reason": null`, so a plain
 /// substring test would decode every chunk of a passthrough stream.
-fn says_finished(data: &str) -> bool {
-    if data.contains("\"finishReason\"") {
+fn says_finished(n: &Needles, data: &[u8]) -> bool {
+    if n.finish_reason_gemini.find(data).is_some() {
         return true;
     }
     let mut rest = data;
-    while let Some(at) = rest.find("\"finish_reason\"") {
-        rest = rest[at + "\"finish_reason\"".len()..].trim_start();
-        rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
-        if !rest.starts_with("null") {
+    while let Some(at) = n.finish_reason.find(rest) {
+        rest = rest[at + "\"finish_reason\"".len()..].trim_ascii_start();
+        rest = rest.strip_prefix(b":").unwrap_or(rest).trim_ascii_start();
+        if !rest.starts_with(b"null") {
             return true;
         }
     }
@@ -128,10 +151,10 @@ impl StreamWatch {
 
     pub fn feed(&mut self, bytes: &[u8]) {
         let all = !self.seen.content;
-        let hot = |data: &str| {
-            all || data.contains("usage") || data.contains("error") || says_finished(data)
-        };
-        for e in self.reader.feed_where(bytes, hot) {
+        for e in self
+            .reader
+            .feed_where(bytes, |data| all || worth_decoding(data))
+        {
             self.seen.note(&e);
         }
     }
@@ -240,18 +263,24 @@ impl StreamTranslator {
 
 #[cfg(test)]
 mod tests {
-    use super::says_finished;
+    use super::worth_decoding;
 
     #[test]
-    fn only_a_real_finish_counts() {
-        assert!(!says_finished(
+    fn only_a_real_finish_usage_or_error_is_decoded() {
+        assert!(!worth_decoding(
             r#"{"choices":[{"delta":{"content":"a"},"finish_reason":null}]}"#
         ));
-        assert!(!says_finished(r#"{"choices":[{"finish_reason" : null}]}"#));
-        assert!(says_finished(
+        assert!(!worth_decoding(r#"{"choices":[{"finish_reason" : null}]}"#));
+        assert!(worth_decoding(
             r#"{"choices":[{"delta":{},"finish_reason": "stop"}]}"#
         ));
-        assert!(says_finished(r#"{"candidates":[{"finishReason":"STOP"}]}"#));
-        assert!(!says_finished(r#"{"type":"content_block_delta"}"#));
+        assert!(worth_decoding(
+            r#"{"candidates":[{"finishReason":"STOP"}]}"#
+        ));
+        assert!(!worth_decoding(r#"{"type":"content_block_delta"}"#));
+        assert!(worth_decoding(
+            r#"{"choices":[],"usage":{"prompt_tokens":3}}"#
+        ));
+        assert!(worth_decoding(r#"{"error":{"message":"overloaded"}}"#));
     }
 }
