@@ -67,9 +67,9 @@ enum Command {
         /// Largest accepted request body, in MiB (long agent contexts with images are big).
         #[arg(long, default_value_t = 32)]
         max_body_mb: usize,
-        /// Threads that serve requests. One is plenty for a person's coding tools; a server
-        /// shared by a team can use more [env: SWITCHYARD_THREADS]
-        #[arg(long, env = "SWITCHYARD_THREADS", default_value_t = 1)]
+        /// Threads that serve requests (1 = a single event loop, the lightest) [env:
+        /// SWITCHYARD_THREADS]
+        #[arg(long, env = "SWITCHYARD_THREADS", default_value_t = 2)]
         threads: usize,
     },
     /// Point a coding tool at the gateway by editing its config file (backup first, only our
@@ -219,11 +219,12 @@ fn configure(
     }
 }
 
-/// One event-loop thread by default: a local gateway serves one person's tools, a single thread
-/// proxies well over ten thousand requests a second, and it saves the cross-thread wake-ups and
-/// work stealing that cost about a sixth of the CPU per request when the machine is busy (the
-/// coding tools themselves share it). Blocking work (SQLite, the keychain) runs on tokio's
-/// blocking pool either way. A shared server can ask for more threads.
+/// Two worker threads by default. Measured on two shared cores (BENCHMARKS.md): a single
+/// event-loop thread saves the cross-thread wake-ups and is the cheaper choice for short JSON
+/// answers, but streams cost the gateway more CPU than the client and upstream together, and
+/// one thread then caps it at one core; two threads won for SSE and translated streams. One
+/// thread (`--threads 1`) builds a current-thread runtime; blocking work (SQLite, the keychain)
+/// runs on tokio's blocking pool either way.
 fn runtime(threads: usize) -> tokio::runtime::Runtime {
     let mut b = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
