@@ -205,6 +205,50 @@ async fn a_same_format_body_reaches_the_upstream_byte_for_byte_but_the_model() {
 }
 
 #[tokio::test]
+async fn an_upstream_redirect_is_reported_not_followed() {
+    let env = Env::new(MockConfig::default()).await;
+    // A provider whose API "moved": every request is redirected to the real mock.
+    let target = format!(
+        "{}/chat/completions?key=secret-in-query",
+        env.mock.base_url()
+    );
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [("location", target)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let moved = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let r = env
+        .add_provider(
+            json!({"name": "moved", "base_url": moved, "format": "openai",
+                             "api_key": KEY, "models": ["mock-small"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = env
+        .chat(json!({"model": "moved/mock-small", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(r.status(), 502);
+    let v: Value = r.json().await.unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("307") && msg.contains("base URL"), "{msg}");
+    assert!(
+        !msg.contains("secret-in-query"),
+        "the query is redacted: {msg}"
+    );
+    assert!(
+        env.mock.requests().is_empty(),
+        "the redirect was not followed"
+    );
+}
+
+#[tokio::test]
 async fn stream_chunks_reach_the_client_before_the_upstream_finishes() {
     let env = Env::new(MockConfig {
         chunks: 5,
