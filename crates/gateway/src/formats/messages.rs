@@ -1,5 +1,6 @@
 //! Anthropic Messages codec.
 
+use super::chat::json_str;
 use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, Usage};
 use super::sse::{frame, frame_value};
 use super::{StreamDecoder, StreamEncoder};
@@ -536,6 +537,24 @@ fn usage_of(u: &Value) -> Usage {
     }
 }
 
+/// [`usage_json`] written as text, for the stream frames.
+fn usage_text(u: &Usage) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "{{\"input_tokens\":{},\"output_tokens\":{}",
+        u.input.unwrap_or(0),
+        u.output.unwrap_or(0)
+    );
+    if let Some(c) = u.cache_read {
+        let _ = write!(out, ",\"cache_read_input_tokens\":{c}");
+    }
+    if let Some(c) = u.cache_write {
+        let _ = write!(out, ",\"cache_creation_input_tokens\":{c}");
+    }
+    out.push('}');
+    out
+}
+
 fn usage_json(u: &Usage) -> Value {
     let mut v =
         json!({"input_tokens": u.input.unwrap_or(0), "output_tokens": u.output.unwrap_or(0)});
@@ -755,21 +774,21 @@ impl MessagesStreamEncoder {
             return String::new();
         }
         self.started = true;
-        Self::ev(
-            "message_start",
-            json!({"type": "message_start", "message": {
-                "id": msg_id(id), "type": "message", "role": "assistant", "model": self.model,
-                "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": usage_json(&self.usage),
-            }}),
+        // Written as text (one frame per stream, but a `Value` tree of it cost more than all
+        // the text deltas of a short answer); the same bytes `json!` would give.
+        format!(
+            "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"id\":{},\"type\":\"message\",\"role\":\"assistant\",\"model\":{},\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{}}}}}\n\n",
+            json_str(&msg_id(id)),
+            json_str(&self.model),
+            usage_text(&self.usage)
         )
     }
 
     fn close(&mut self) -> String {
         match self.open.take() {
-            Some(_) => Self::ev(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": self.next_index - 1}),
+            Some(_) => format!(
+                "event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{}}}\n\n",
+                self.next_index - 1
             ),
             None => String::new(),
         }
@@ -816,7 +835,7 @@ impl MessagesStreamEncoder {
             "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{},\"delta\":{{\"type\":\"{kind}\",\"{field}\":",
             self.next_index - 1
         );
-        out.push_str(&crate::formats::chat::json_str(text));
+        out.push_str(&json_str(text));
         out.push_str("}}\n\n");
         out
     }
@@ -833,6 +852,7 @@ impl StreamEncoder for MessagesStreamEncoder {
     }
 
     fn encode(&mut self, event: &Event) -> String {
+        use std::fmt::Write;
         match event {
             Event::Start { id, .. } => self.start(id),
             Event::TextDelta(t) => {
@@ -877,13 +897,13 @@ impl StreamEncoder for MessagesStreamEncoder {
             Event::Finish(f) => {
                 let mut out = self.start("");
                 out += &self.close();
-                out += &Self::ev(
-                    "message_delta",
-                    json!({"type": "message_delta",
-                           "delta": {"stop_reason": stop_str(*f), "stop_sequence": null},
-                           "usage": usage_json(&self.usage)}),
+                let _ = write!(
+                    out,
+                    "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"{}\",\"stop_sequence\":null}},\"usage\":{}}}\n\n",
+                    stop_str(*f),
+                    usage_text(&self.usage)
                 );
-                out + &Self::ev("message_stop", json!({"type": "message_stop"}))
+                out + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
             }
             Event::Error { status, message } => Self::ev(
                 "error",
@@ -906,5 +926,52 @@ pub fn error_type(status: u16) -> &'static str {
         503 | 529 => "overloaded_error",
         504 => "timeout_error",
         _ => "api_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stream frames written as text are the frames a `Value` tree would give, byte for
+    /// byte, with and without cache counts and with characters that need escaping.
+    #[test]
+    fn text_frames_match_their_json_trees() {
+        for usage in [
+            Usage::default(),
+            Usage {
+                input: Some(10),
+                output: Some(3),
+                cache_read: Some(7),
+                cache_write: Some(2),
+                reasoning: None,
+            },
+        ] {
+            let mut e = MessagesStreamEncoder::new("claude-\"q\"/é");
+            e.usage = usage;
+            let start = e.start("abc");
+            let want = frame_value(
+                Some("message_start"),
+                &json!({"type": "message_start", "message": {
+                    "id": "msg_abc", "type": "message", "role": "assistant", "model": "claude-\"q\"/é",
+                    "content": [], "stop_reason": null, "stop_sequence": null,
+                    "usage": usage_json(&usage),
+                }}),
+            );
+            assert_eq!(start, want);
+            let text = e.encode(&Event::TextDelta("hi".into()));
+            assert!(text.contains("\"text_delta\""), "{text}");
+            let end = e.encode(&Event::Finish(FinishReason::ToolCalls));
+            let want_end = frame_value(
+                Some("content_block_stop"),
+                &json!({"type": "content_block_stop", "index": 0}),
+            ) + &frame_value(
+                Some("message_delta"),
+                &json!({"type": "message_delta",
+                       "delta": {"stop_reason": "tool_use", "stop_sequence": null},
+                       "usage": usage_json(&usage)}),
+            ) + &frame_value(Some("message_stop"), &json!({"type": "message_stop"}));
+            assert_eq!(end, want_end);
+        }
     }
 }
