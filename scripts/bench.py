@@ -96,7 +96,11 @@ def start_nginx(tmp, mock_port):
     proc = subprocess.Popen(["nginx", "-p", tmp, "-c", str(conf), "-e", "stderr"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    wait(f"{url}/v1/models", proc)
+    try:
+        wait(f"{url}/v1/models", proc)
+    except SystemExit:
+        proc.terminate()
+        raise
     return proc, url
 
 

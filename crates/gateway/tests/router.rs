@@ -246,6 +246,21 @@ async fn an_upstream_redirect_is_reported_not_followed() {
         env.mock.requests().is_empty(),
         "the redirect was not followed"
     );
+    // The embeddings route says the same, in the same words.
+    let r = env
+        .http
+        .post(env.url("/v1/embeddings"))
+        .json(&json!({"model": "moved/mock-small", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("redirect"),
+        "{v}"
+    );
+    assert!(env.mock.requests().is_empty());
 }
 
 #[tokio::test]

@@ -562,7 +562,8 @@ pub fn summarise_answer(body: &[u8]) -> Option<(bool, Usage)> {
     if msg.content.as_deref().is_some_and(|c| c.contains("<think")) {
         return None;
     }
-    let says = msg.content.is_some_and(|c| !c.is_empty())
+    // Whitespace alone is no answer: the full decode's think splitter drops it too.
+    let says = msg.content.is_some_and(|c| !c.trim().is_empty())
         || msg.reasoning_content.is_some_and(|r| !r.is_empty())
         || msg.tool_calls.is_some_and(|t| !t.is_empty());
     Some((says, peek.usage.as_ref().map(usage_of).unwrap_or_default()))
@@ -1145,6 +1146,8 @@ mod tests {
         let read = [
             json!({"choices": [{"message": {"role": "assistant", "content": "hi"}}], "usage": usage}),
             json!({"choices": [{"message": {"content": ""}}], "usage": usage}),
+            json!({"choices": [{"message": {"content": "\n \n"}}], "usage": usage}),
+            json!({"choices": [{"message": {"content": "  x "}}]}),
             json!({"choices": [{"message": {"content": null}}]}),
             json!({"choices": [{"message": {"content": null, "reasoning_content": "hmm"}}]}),
             json!({"choices": [{"message": {"content": "", "reasoning_content": ""}}]}),

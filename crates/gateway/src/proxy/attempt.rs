@@ -301,18 +301,7 @@ pub async fn run(
             .observe_headers(p, &account.label, header_pairs(resp.headers()));
     }
     if status.is_redirection() {
-        // Not followed: a POST turns into a GET on 301/302, and a key must not travel to
-        // wherever a provider points. A moved API is a base URL to fix.
-        let to = resp
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|l| format!(" to {}", upstream::redact_url(l)))
-            .unwrap_or_default();
-        let msg = format!(
-            "provider {:?} answered {status} (a redirect{to}); Switchyard does not follow redirects: set the provider's base URL to where its API now lives",
-            p.name
-        );
+        let msg = upstream::redirect_message(&p.name, status, resp.headers());
         return Err(AttemptFailure::plain(
             Failure::Connect(msg.clone()),
             &status.as_u16().to_string(),

@@ -18,13 +18,17 @@ pub struct ClientBody {
     bytes: Bytes,
     /// Top-level members in order: key and the byte range of its value.
     members: Vec<(String, Range<usize>)>,
+    /// Some top-level key appears twice. JSON readers keep the last; passing the bytes on would
+    /// leave the earlier copy for the upstream to read (or refuse), so such a body is sent as
+    /// its tree, one key each.
+    repeats: bool,
     tree: OnceLock<Value>,
 }
 
 impl ClientBody {
     /// Reads the top level; the whole body is validated as JSON on the way.
     pub fn parse(bytes: Bytes) -> Result<Self, String> {
-        let members = {
+        let members: Vec<(String, Range<usize>)> = {
             let base = bytes.as_ptr() as usize;
             let top: TopLevel = serde_json::from_slice(&bytes).map_err(|e| {
                 if e.is_data() {
@@ -41,8 +45,13 @@ impl ClientBody {
                 })
                 .collect()
         };
+        let repeats = members
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| members[..i].iter().any(|(seen, _)| seen == k));
         Ok(Self {
             bytes,
+            repeats,
             members,
             tree: OnceLock::new(),
         })
@@ -87,6 +96,17 @@ impl ClientBody {
     /// top-level `model` value replaced, or the bytes as they are when there is no such member
     /// (Gemini names the model in the URL).
     pub fn with_model(&self, model: Option<&str>) -> Bytes {
+        if self.repeats {
+            if let Ok(tree) = self.tree() {
+                let mut tree = tree.clone();
+                if let (Some(m), Some(o)) = (model, tree.as_object_mut()) {
+                    if o.contains_key("model") {
+                        o.insert("model".into(), Value::String(m.into()));
+                    }
+                }
+                return Bytes::from(serde_json::to_vec(&tree).expect("a JSON value serialises"));
+            }
+        }
         let (Some(model), Some(span)) = (model, self.span("model")) else {
             return self.bytes.clone();
         };
@@ -173,10 +193,16 @@ mod tests {
         assert!(b.get::<String>("absent").is_none());
         assert!(b.tree.get().is_none(), "no tree was built");
         assert_eq!(b.tree().unwrap()["model"], "m2");
-        // The last of duplicate keys is the one replaced, as it is the one read.
+        // A repeated key goes out once, as JSON readers see the body (the last value wins, in
+        // the first one's place), not twice for the upstream to pick from.
         assert_eq!(
             &b.with_model(Some("up"))[..],
-            br#"{"mod\u0065l":"m1","stream":true,"input":[],"model":"up"}"#
+            br#"{"model":"up","stream":true,"input":[]}"#
+        );
+        let twice = body(r#"{"messages":[1],"temperature":0,"messages":[2]}"#);
+        assert_eq!(
+            &twice.with_model(None)[..],
+            br#"{"messages":[2],"temperature":0}"#
         );
     }
 

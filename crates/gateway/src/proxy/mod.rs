@@ -980,6 +980,10 @@ async fn single_error(
     client: Format,
     upstream_format: Format,
 ) -> Response {
+    if status.is_redirection() {
+        let msg = upstream::redirect_message(provider, status, resp.headers());
+        return ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", msg).render(client);
+    }
     let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
     let body = upstream::read_limited(resp, upstream::ERROR_BODY_LIMIT)
         .await

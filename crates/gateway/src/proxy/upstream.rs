@@ -126,6 +126,28 @@ pub fn describe(e: reqwest::Error) -> String {
     chain(&e.without_url())
 }
 
+/// Why an upstream's redirect is not followed, for the client and the log: a POST turns into a
+/// GET on 301/302, and a key must not travel to wherever a provider points. The location is
+/// shown without its query or credentials.
+pub fn redirect_message(provider: &str, status: StatusCode, headers: &HeaderMap) -> String {
+    let to = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| match reqwest::Url::parse(l) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_query(None);
+                format!(" to {u}")
+            }
+            Err(_) => format!(" to {}", redact_url(l)),
+        })
+        .unwrap_or_default();
+    format!(
+        "provider {provider:?} answered {status} (a redirect{to}); Switchyard does not follow redirects: set the provider's base URL to where its API now lives"
+    )
+}
+
 /// A URL without its query (a `?key=` must never reach a message or a log).
 pub fn redact_url(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
