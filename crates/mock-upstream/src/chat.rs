@@ -1,8 +1,7 @@
 //! The mock's OpenAI Chat Completions endpoint.
 
 use crate::{
-    empty, html, record, reply, split, sse, text_of, with_quota, with_retry_after, Behaviour,
-    Reply, Shared,
+    empty, record, reply, split, sse, text_of, with_quota, with_retry_after, Reply, Shared,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,9 +19,7 @@ fn error(status: StatusCode, message: &str, code: &str) -> Response {
 }
 
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let parsed: Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    let index = record(&s, "/v1/chat/completions", &headers, &parsed, &body);
+    let (index, parsed) = record(&s, "/v1/chat/completions", &headers, &body);
     if let Some(key) = &s.config.require_key {
         let got = headers.get("authorization").and_then(|v| v.to_str().ok());
         if got != Some(format!("Bearer {key}").as_str()) {
@@ -45,27 +42,29 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let (drip, cut) = match s.behaviour(&model) {
-        Behaviour::Error(status) => {
-            return error(
-                status,
-                &format!("mock upstream failure {}", status.as_u16()),
-                "mock_error",
-            )
-        }
-        Behaviour::Html(status) => return html(status),
-        Behaviour::Hang => {
-            s.hang(index).await;
-            return html(StatusCode::GATEWAY_TIMEOUT);
-        }
-        Behaviour::Empty => {
-            let stream = parsed
-                .get("stream")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            return empty(&s, index, stream, vec!["data: [DONE]\n\n".into()]);
-        }
-        Behaviour::Answer { drip, cut } => (drip, cut),
+    let answer = s
+        .fault_or_answer(
+            index,
+            &model,
+            |status| {
+                error(
+                    status,
+                    &format!("mock upstream failure {}", status.as_u16()),
+                    "mock_error",
+                )
+            },
+            || {
+                let stream = parsed
+                    .get("stream")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                empty(&s, index, stream, vec!["data: [DONE]\n\n".into()])
+            },
+        )
+        .await;
+    let (drip, cut) = match answer {
+        Ok(a) => a,
+        Err(fault) => return fault,
     };
     let messages = parsed
         .get("messages")

@@ -1,9 +1,7 @@
 //! The mock's Gemini endpoint: `/v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent` (SSE with `alt=sse`, else one JSON array streamed in pieces).
 
-use crate::{
-    empty, html, record, reply, split, sse, with_quota, with_retry_after, Behaviour, Reply, Shared,
-};
+use crate::{empty, record, reply, split, sse, with_quota, with_retry_after, Reply, Shared};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -34,10 +32,8 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let parsed: Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     let path = format!("/v1beta/models/{rest}");
-    let index = record(&s, &path, &headers, &parsed, &body);
+    let (index, parsed) = record(&s, &path, &headers, &body);
     if let Some(key) = &s.config.require_key {
         if headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some(key.as_str()) {
             return error(
@@ -52,23 +48,25 @@ pub(crate) async fn handle(
     if !parsed.is_object() || parsed.get("contents").is_none() {
         return error(StatusCode::BAD_REQUEST, "contents is required");
     }
-    let (drip, cut) = match s.behaviour(model) {
-        Behaviour::Error(status) => {
-            return error(
-                status,
-                &format!("mock upstream failure {}", status.as_u16()),
-            )
-        }
-        Behaviour::Html(status) => return html(status),
-        Behaviour::Hang => {
-            s.hang(index).await;
-            return html(StatusCode::GATEWAY_TIMEOUT);
-        }
-        Behaviour::Empty => {
-            let stream = method == "streamGenerateContent";
-            return empty(&s, index, stream, Vec::new());
-        }
-        Behaviour::Answer { drip, cut } => (drip, cut),
+    let answer = s
+        .fault_or_answer(
+            index,
+            model,
+            |status| {
+                error(
+                    status,
+                    &format!("mock upstream failure {}", status.as_u16()),
+                )
+            },
+            || {
+                let stream = method == "streamGenerateContent";
+                empty(&s, index, stream, Vec::new())
+            },
+        )
+        .await;
+    let (drip, cut) = match answer {
+        Ok(a) => a,
+        Err(fault) => return fault,
     };
     let contents = parsed["contents"].as_array().cloned().unwrap_or_default();
     let last_parts = contents

@@ -8,7 +8,7 @@
 //! `cut-frame` (the body ends in the middle of a frame) and `exception-throttle` (a
 //! `ThrottlingException` frame instead of an answer).
 
-use crate::{html, record, reply, split, stream_frames, Behaviour, Reply, Shared};
+use crate::{record, reply, split, stream_frames, Reply, Shared};
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -116,9 +116,7 @@ fn malformed(body: &Value) -> Option<&'static str> {
 }
 
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let parsed: Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    let index = record(&s, "/generateAssistantResponse", &headers, &parsed, &body);
+    let (index, parsed) = record(&s, "/generateAssistantResponse", &headers, &body);
     if let Some(key) = &s.config.require_key {
         let got = headers.get("authorization").and_then(|v| v.to_str().ok());
         if got != Some(format!("Bearer {key}").as_str()) {
@@ -133,26 +131,28 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
     }
     let current = &parsed["conversationState"]["currentMessage"]["userInputMessage"];
     let model = current["modelId"].as_str().unwrap_or("").to_string();
-    let (drip, cut) = match s.behaviour(&model) {
-        Behaviour::Error(status) => {
-            return error(
-                status,
-                &format!("mock upstream failure {}", status.as_u16()),
-            )
-        }
-        Behaviour::Html(status) => return html(status),
-        Behaviour::Hang => {
-            s.hang(index).await;
-            return html(StatusCode::GATEWAY_TIMEOUT);
-        }
-        Behaviour::Empty => {
-            let frames = vec![event_frame(
-                "messageMetadataEvent",
-                &json!({"conversationId": "conv-mock"}),
-            )];
-            return stream_frames(&s, index, frames, Duration::ZERO, false, CONTENT_TYPE);
-        }
-        Behaviour::Answer { drip, cut } => (drip, cut),
+    let answer = s
+        .fault_or_answer(
+            index,
+            &model,
+            |status| {
+                error(
+                    status,
+                    &format!("mock upstream failure {}", status.as_u16()),
+                )
+            },
+            || {
+                let frames = vec![event_frame(
+                    "messageMetadataEvent",
+                    &json!({"conversationId": "conv-mock"}),
+                )];
+                stream_frames(&s, index, frames, Duration::ZERO, false, CONTENT_TYPE)
+            },
+        )
+        .await;
+    let (drip, cut) = match answer {
+        Ok(a) => a,
+        Err(fault) => return fault,
     };
     if model == "exception-throttle" {
         let frames = vec![exception_frame(

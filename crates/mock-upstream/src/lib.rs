@@ -173,8 +173,7 @@ async fn clear(State(s): State<Shared>) -> StatusCode {
 
 /// Deterministic 8-dimensional embeddings: one per input string.
 async fn embeddings(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    record(&s, "/v1/embeddings", &headers, &parsed, &body);
+    let (_, parsed) = record(&s, "/v1/embeddings", &headers, &body);
     let inputs: Vec<String> = match parsed.get("input") {
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(a)) => a
@@ -235,6 +234,27 @@ impl Shared {
             };
         }
         behaviour(model, self.config.drip)
+    }
+
+    /// Plays the fault a model name asks for, with this API's own error (`error`) and empty
+    /// answer (`empty`); `Ok((drip, cut))` when the request is to be answered.
+    pub(crate) async fn fault_or_answer(
+        &self,
+        index: usize,
+        model: &str,
+        error: impl FnOnce(StatusCode) -> Response,
+        empty: impl FnOnce() -> Response,
+    ) -> Result<(Duration, bool), Response> {
+        match self.behaviour(model) {
+            Behaviour::Answer { drip, cut } => Ok((drip, cut)),
+            Behaviour::Error(status) => Err(error(status)),
+            Behaviour::Html(status) => Err(html(status)),
+            Behaviour::Hang => {
+                self.hang(index).await;
+                Err(html(StatusCode::GATEWAY_TIMEOUT))
+            }
+            Behaviour::Empty => Err(empty()),
+        }
     }
 
     /// Holds the request open like `hang`, recording `client_closed` if the client gives up.
@@ -416,14 +436,11 @@ pub(crate) fn html(status: StatusCode) -> Response {
         .into_response()
 }
 
-/// Records a request; returns its index in the log.
-pub(crate) fn record(
-    s: &Shared,
-    path: &str,
-    headers: &HeaderMap,
-    body: &Value,
-    raw: &[u8],
-) -> usize {
+/// Records a request; returns its index in the log and its body as JSON (a body that is not
+/// JSON is kept as a string, so a handler can still refuse it in its API's words).
+pub(crate) fn record(s: &Shared, path: &str, headers: &HeaderMap, raw: &[u8]) -> (usize, Value) {
+    let body: Value = serde_json::from_slice(raw)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(raw).into()));
     let mut log = s.log.lock().unwrap();
     log.push(RecordedRequest {
         method: "POST".into(),
@@ -438,7 +455,7 @@ pub(crate) fn record(
         sent_chunks_at_ms: Vec::new(),
         client_closed: false,
     });
-    log.len() - 1
+    (log.len() - 1, body)
 }
 
 /// What the answer says: a tool call, a reply to a tool result, or an echo of the user's text.

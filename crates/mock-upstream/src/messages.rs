@@ -1,8 +1,7 @@
 //! The mock's Anthropic Messages endpoint.
 
 use crate::{
-    empty, html, record, reply, split, sse, text_of, with_quota, with_retry_after, Behaviour,
-    Reply, Shared,
+    empty, record, reply, split, sse, text_of, with_quota, with_retry_after, Reply, Shared,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -22,9 +21,7 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 }
 
 pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let parsed: Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    let index = record(&s, "/v1/messages", &headers, &parsed, &body);
+    let (index, parsed) = record(&s, "/v1/messages", &headers, &body);
     if let Some(key) = &s.config.require_key {
         if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(key.as_str()) {
             return error(
@@ -60,32 +57,34 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let (drip, cut) = match s.behaviour(&model) {
-        Behaviour::Error(status) => {
-            let kind = if status.as_u16() == 429 {
-                "rate_limit_error"
-            } else {
-                "api_error"
-            };
-            return error(
-                status,
-                kind,
-                &format!("mock upstream failure {}", status.as_u16()),
-            );
-        }
-        Behaviour::Html(status) => return html(status),
-        Behaviour::Hang => {
-            s.hang(index).await;
-            return html(StatusCode::GATEWAY_TIMEOUT);
-        }
-        Behaviour::Empty => {
-            let stream = parsed
-                .get("stream")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            return empty(&s, index, stream, Vec::new());
-        }
-        Behaviour::Answer { drip, cut } => (drip, cut),
+    let answer = s
+        .fault_or_answer(
+            index,
+            &model,
+            |status| {
+                let kind = if status.as_u16() == 429 {
+                    "rate_limit_error"
+                } else {
+                    "api_error"
+                };
+                error(
+                    status,
+                    kind,
+                    &format!("mock upstream failure {}", status.as_u16()),
+                )
+            },
+            || {
+                let stream = parsed
+                    .get("stream")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                empty(&s, index, stream, Vec::new())
+            },
+        )
+        .await;
+    let (drip, cut) = match answer {
+        Ok(a) => a,
+        Err(fault) => return fault,
     };
     let messages = parsed
         .get("messages")
@@ -229,7 +228,6 @@ pub(crate) async fn count_tokens(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    record(&s, "/v1/messages/count_tokens", &headers, &parsed, &body);
+    record(&s, "/v1/messages/count_tokens", &headers, &body);
     Json(json!({"input_tokens": 4242})).into_response()
 }
