@@ -226,6 +226,17 @@ pub struct Response {
     pub usage: Usage,
 }
 
+impl Response {
+    /// An answer counts when it says something: text that is not empty, thinking, or a tool
+    /// call (an empty 200 is a failure to move on from, routing.md §7).
+    pub fn says_something(&self) -> bool {
+        self.parts.iter().any(|part| match part {
+            Part::Text(t) => !t.is_empty(),
+            _ => true,
+        })
+    }
+}
+
 /// One step of a streamed response. Tool calls are numbered 0, 1, 2… in the order they start.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {

@@ -158,14 +158,6 @@ fn body_for(
     Bytes::from(serde_json::to_vec(&out).expect("a JSON value serialises"))
 }
 
-/// An answer counts when it says something: text that is not empty, thinking, or a tool call.
-fn has_content(parts: &[ir::Part]) -> bool {
-    parts.iter().any(|part| match part {
-        ir::Part::Text(t) => !t.is_empty(),
-        _ => true,
-    })
-}
-
 /// Why this provider cannot run the request at all, if it cannot: such a target is skipped
 /// (no attempt, nothing counted against it).
 pub fn unsupported(call: &Call, p: &Provider) -> Option<String> {
@@ -545,7 +537,7 @@ async fn json_answer(
         .map_err(|e| empty(format!("answered with invalid JSON: {e}")))?;
     let ir = formats::decode_response(upstream, &parsed)
         .map_err(|e| empty(format!("answered something unexpected: {e}")))?;
-    let has_content = has_content(&ir.parts);
+    let has_content = ir.says_something();
     if !has_content {
         return Err(empty("answered 200 without any content".into()));
     }
@@ -601,7 +593,7 @@ async fn aggregate(
         Ok(Ok(())) => {}
     }
     let agg = agg.finish();
-    let has_content = has_content(&agg.response.parts);
+    let has_content = agg.response.says_something();
     if let (Some(err), false) = (stream_error(p, &agg.seen), has_content) {
         return Err(err);
     }

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -41,7 +40,7 @@ impl ClientBody {
                 .into_iter()
                 .map(|(k, v)| {
                     let start = v.get().as_ptr() as usize - base;
-                    (k.into_owned(), start..start + v.get().len())
+                    (k, start..start + v.get().len())
                 })
                 .collect()
         };
@@ -120,7 +119,7 @@ impl ClientBody {
 }
 
 /// The top level of an object body, each value kept as raw text borrowed from the body.
-struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+struct TopLevel<'a>(Vec<(String, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for TopLevel<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -132,35 +131,13 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::new();
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    members.push((key.0, map.next_value()?));
+                while let Some(key) = map.next_key::<String>()? {
+                    members.push((key, map.next_value()?));
                 }
                 Ok(TopLevel(members))
             }
         }
         d.deserialize_map(Members)
-    }
-}
-
-/// A key borrowed from the body unless it had escapes to undo.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
     }
 }
 
