@@ -49,20 +49,10 @@ pub(crate) async fn handle(
         return error(StatusCode::BAD_REQUEST, "contents is required");
     }
     let answer = s
-        .fault_or_answer(
-            index,
-            model,
-            |status| {
-                error(
-                    status,
-                    &format!("mock upstream failure {}", status.as_u16()),
-                )
-            },
-            || {
-                let stream = method == "streamGenerateContent";
-                empty(&s, index, stream, Vec::new())
-            },
-        )
+        .fault_or_answer(index, model, error, || {
+            let stream = method == "streamGenerateContent";
+            empty(&s, index, stream, Vec::new())
+        })
         .await;
     let (drip, cut) = match answer {
         Ok(a) => a,

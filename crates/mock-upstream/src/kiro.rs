@@ -132,23 +132,13 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
     let current = &parsed["conversationState"]["currentMessage"]["userInputMessage"];
     let model = current["modelId"].as_str().unwrap_or("").to_string();
     let answer = s
-        .fault_or_answer(
-            index,
-            &model,
-            |status| {
-                error(
-                    status,
-                    &format!("mock upstream failure {}", status.as_u16()),
-                )
-            },
-            || {
-                let frames = vec![event_frame(
-                    "messageMetadataEvent",
-                    &json!({"conversationId": "conv-mock"}),
-                )];
-                stream_frames(&s, index, frames, Duration::ZERO, false, CONTENT_TYPE)
-            },
-        )
+        .fault_or_answer(index, &model, error, || {
+            let frames = vec![event_frame(
+                "messageMetadataEvent",
+                &json!({"conversationId": "conv-mock"}),
+            )];
+            stream_frames(&s, index, frames, Duration::ZERO, false, CONTENT_TYPE)
+        })
         .await;
     let (drip, cut) = match answer {
         Ok(a) => a,

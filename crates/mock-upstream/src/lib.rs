@@ -236,18 +236,22 @@ impl Shared {
         behaviour(model, self.config.drip)
     }
 
-    /// Plays the fault a model name asks for, with this API's own error (`error`) and empty
-    /// answer (`empty`); `Ok((drip, cut))` when the request is to be answered.
+    /// Plays the fault a model name asks for, with this API's own error (`error`, given the
+    /// status and the mock's message) and empty answer (`empty`); `Ok((drip, cut))` when the
+    /// request is to be answered.
     pub(crate) async fn fault_or_answer(
         &self,
         index: usize,
         model: &str,
-        error: impl FnOnce(StatusCode) -> Response,
+        error: impl FnOnce(StatusCode, &str) -> Response,
         empty: impl FnOnce() -> Response,
     ) -> Result<(Duration, bool), Response> {
         match self.behaviour(model) {
             Behaviour::Answer { drip, cut } => Ok((drip, cut)),
-            Behaviour::Error(status) => Err(error(status)),
+            Behaviour::Error(status) => Err(error(
+                status,
+                &format!("mock upstream failure {}", status.as_u16()),
+            )),
             Behaviour::Html(status) => Err(html(status)),
             Behaviour::Hang => {
                 self.hang(index).await;
@@ -434,6 +438,11 @@ pub(crate) fn html(status: StatusCode) -> Response {
         "<html><body><h1>Bad Gateway</h1></body></html>",
     )
         .into_response()
+}
+
+/// The request's own `stream` flag (false when absent).
+pub(crate) fn wants_stream(body: &Value) -> bool {
+    body.get("stream").and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// Records a request; returns its index in the log and its body as JSON (a body that is not

@@ -1,7 +1,8 @@
 //! The mock's Anthropic Messages endpoint.
 
 use crate::{
-    empty, record, reply, split, sse, text_of, with_quota, with_retry_after, Reply, Shared,
+    empty, record, reply, split, sse, text_of, wants_stream, with_quota, with_retry_after, Reply,
+    Shared,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -61,25 +62,15 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .fault_or_answer(
             index,
             &model,
-            |status| {
+            |status, msg| {
                 let kind = if status.as_u16() == 429 {
                     "rate_limit_error"
                 } else {
                     "api_error"
                 };
-                error(
-                    status,
-                    kind,
-                    &format!("mock upstream failure {}", status.as_u16()),
-                )
+                error(status, kind, msg)
             },
-            || {
-                let stream = parsed
-                    .get("stream")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                empty(&s, index, stream, Vec::new())
-            },
+            || empty(&s, index, wants_stream(&parsed), Vec::new()),
         )
         .await;
     let (drip, cut) = match answer {

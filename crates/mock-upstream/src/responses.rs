@@ -1,7 +1,8 @@
 //! The mock's OpenAI Responses endpoint (what Codex talks to).
 
 use crate::{
-    empty, record, reply, split, sse, text_of, with_quota, with_retry_after, Reply, Shared,
+    empty, record, reply, split, sse, text_of, wants_stream, with_quota, with_retry_after, Reply,
+    Shared,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -38,20 +39,8 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .fault_or_answer(
             index,
             &model,
-            |status| {
-                error(
-                    status,
-                    &format!("mock upstream failure {}", status.as_u16()),
-                    "mock_error",
-                )
-            },
-            || {
-                let stream = parsed
-                    .get("stream")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                empty(&s, index, stream, Vec::new())
-            },
+            |status, msg| error(status, msg, "mock_error"),
+            || empty(&s, index, wants_stream(&parsed), Vec::new()),
         )
         .await;
     let (drip, cut) = match answer {
