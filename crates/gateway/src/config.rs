@@ -36,6 +36,9 @@ pub struct GatewayConfig {
     /// Silence after which a translated stream gets a keepalive in the client's framing, so
     /// clients and proxies do not time out while a model thinks.
     pub keepalive: std::time::Duration,
+    /// One HTTP proxy for every upstream call. `None`: the usual `HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY` variables decide (`SWITCHYARD_UPSTREAM_PROXY` sets this).
+    pub upstream_proxy: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,9 @@ impl GatewayConfig {
             allowed_hosts: Vec::new(),
             keychain_service,
             keepalive: DEFAULT_KEEPALIVE,
+            upstream_proxy: std::env::var("SWITCHYARD_UPSTREAM_PROXY")
+                .ok()
+                .filter(|s| !s.is_empty()),
         })
     }
 }

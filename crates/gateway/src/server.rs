@@ -20,9 +20,8 @@ pub struct AppState {
     providers: RwLock<Arc<Vec<Provider>>>,
     /// Model aliases, same snapshot scheme.
     aliases: RwLock<Arc<Vec<crate::storage::Alias>>>,
-    pub http: reqwest::Client,
-    /// Upstream URLs already parsed (the same few repeat for every request).
-    pub upstream_urls: crate::proxy::upstream::UrlCache,
+    /// Sends requests to providers (straight, or through the user's HTTP proxy).
+    pub http: crate::proxy::transport::Transport,
     changes: watch::Sender<u64>,
     /// Serialises management mutations (check name, store key, insert row) against each other.
     pub mutations: tokio::sync::Mutex<()>,
@@ -225,8 +224,8 @@ pub enum StartError {
     },
     #[error("cannot open the database in {dir}: {source}")]
     Storage { dir: String, source: StorageError },
-    #[error("cannot build the HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Http(#[from] crate::proxy::transport::BuildError),
 }
 
 const ADMIN_TOKEN_ENTRY: &str = "admin:token";
@@ -302,11 +301,10 @@ pub async fn start_with_store(
         dir: config.data_dir.display().to_string(),
         source,
     })?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+    let http = crate::proxy::transport::Transport::new(config.upstream_proxy.as_deref())?;
+    if http.is_proxied() {
+        tracing::info!("upstream calls go through the configured HTTP proxy");
+    }
     let (catalog, catalog_error) = match crate::catalog::Catalog::load(&config.data_dir) {
         Ok(c) => (c, None),
         Err(e) => {
@@ -374,7 +372,6 @@ pub async fn start_with_store(
         providers: RwLock::new(Arc::new(providers)),
         aliases: RwLock::new(Arc::new(aliases)),
         http,
-        upstream_urls: Default::default(),
         changes,
         mutations: tokio::sync::Mutex::new(()),
         local_addr,

@@ -172,6 +172,13 @@ async fn chat_is_forwarded_with_the_provider_key_and_upstream_model() {
     let seen = env.mock.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].headers["authorization"], format!("Bearer {KEY}"));
+    // What any HTTP server expects of a client: its host, a length, who is calling.
+    assert_eq!(seen[0].headers["host"], env.mock.addr.to_string());
+    assert_eq!(
+        seen[0].headers["content-length"],
+        seen[0].body_text.len().to_string()
+    );
+    assert!(seen[0].headers["user-agent"].starts_with("switchyard/"));
     assert_eq!(seen[0].body["model"], "mock-small");
     assert_eq!(seen[0].body["x_unknown_field"], json!({"kept": true}));
     // A bare model that exactly one provider lists routes too.
@@ -179,6 +186,51 @@ async fn chat_is_forwarded_with_the_provider_key_and_upstream_model() {
         .chat(json!({"model": "mock-large", "messages": []}))
         .await;
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn a_configured_http_proxy_carries_every_upstream_call() {
+    // The mock plays the proxy: a forward proxy receives the full URL as the request target,
+    // and the mock answers by its path. The provider's host does not exist, so an answer can
+    // only have come through the proxy.
+    let mock = mock_upstream::start(MockConfig::default(), 0)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start_with_store(
+        switchyard_gateway::GatewayConfig {
+            upstream_proxy: Some(format!("http://{}", mock.addr)),
+            ..config(dir.path())
+        },
+        Db::open(dir.path()).unwrap(),
+        Arc::new(MemoryStore::default()),
+    )
+    .await
+    .unwrap();
+    let url = |p: &str| format!("http://{}{p}", gw.local_addr());
+    let http = reqwest::Client::new();
+    let r = http
+        .post(url("/api/providers"))
+        .header("x-switchyard-admin", "1")
+        .json(
+            &json!({"name": "far", "base_url": "http://api.far-provider.invalid/v1",
+                      "format": "openai", "api_key": KEY, "models": ["mock-small"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = http
+        .post(url("/v1/chat/completions"))
+        .json(&json!({"model": "far/mock-small", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let seen = mock.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].headers["host"], "api.far-provider.invalid");
+    assert_eq!(seen[0].headers["authorization"], format!("Bearer {KEY}"));
 }
 
 #[tokio::test]

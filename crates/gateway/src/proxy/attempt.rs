@@ -3,6 +3,7 @@
 //! (text, thinking, a tool call) nothing has gone to the client, so a failure here can still move
 //! on to the next account or target invisibly (routing.md §9).
 
+use super::transport::{Answer, BodyStream};
 use super::upstream::{self, DEFAULT_ANTHROPIC_VERSION, ERROR_BODY_LIMIT};
 use crate::formats::framing::Framing;
 use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
@@ -11,7 +12,7 @@ use crate::server::AppState;
 use crate::storage::{Account, Provider};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use bytes::Bytes;
-use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::stream::StreamExt;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -61,7 +62,7 @@ pub enum Committed {
     Stream {
         /// Passthrough: raw upstream bytes held during readiness. Translation: client bytes.
         held: Vec<Bytes>,
-        rest: BoxStream<'static, reqwest::Result<Bytes>>,
+        rest: BodyStream,
         kind: StreamKind,
         status: StatusCode,
         content_type: Option<HeaderValue>,
@@ -111,7 +112,7 @@ pub fn upstream_format(p: &Provider) -> Format {
     Format::parse(&p.format).unwrap_or(Format::Chat)
 }
 
-fn header_pairs(h: &reqwest::header::HeaderMap) -> Vec<(&str, &str)> {
+fn header_pairs(h: &HeaderMap) -> Vec<(&str, &str)> {
     h.iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
         .collect()
@@ -219,17 +220,15 @@ pub async fn run(
         // Same format both ways: keep the client's own framing (a JSON array, not SSE).
         path = path.replace("?alt=sse", "");
     }
-    let url = format!("{}{}", p.base_url.trim_end_matches('/'), path);
-    // An unparsable base URL is left to reqwest, which fails the send with its own words.
-    let mut req = match state.upstream_urls.get(&url) {
-        Some(u) => state.http.post(u),
-        None => state.http.post(&url),
-    }
-    .header(header::CONTENT_TYPE, "application/json")
-    .body(body);
-    req = upstream::apply_auth(req, p, upstream, key.as_deref());
+    let mut url = format!("{}{}", p.base_url.trim_end_matches('/'), path);
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    upstream::apply_auth(&mut headers, &mut url, p, upstream, key.as_deref());
     if upstream == Format::Kiro {
-        req = upstream::kiro_headers(req);
+        upstream::kiro_headers(&mut headers);
     }
     if upstream == Format::Messages {
         let version = call
@@ -237,7 +236,7 @@ pub async fn run(
             .clone()
             .filter(|_| call.client == Format::Messages)
             .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-        req = req.header("anthropic-version", version);
+        headers.insert("anthropic-version", version);
         let mut betas: Vec<&str> = Vec::new();
         if call.client == Format::Messages {
             betas.extend(call.anthropic_beta.as_deref());
@@ -250,10 +249,13 @@ pub async fn run(
             betas.push(CONTEXT_1M_BETA);
         }
         if !betas.is_empty() {
-            req = req.header("anthropic-beta", betas.join(","));
+            if let Ok(v) = HeaderValue::from_str(&betas.join(",")) {
+                headers.insert("anthropic-beta", v);
+            }
         }
     }
-    let resp = match tokio::time::timeout(t.first_byte, req.send()).await {
+    let send = state.http.post(&url, headers, body);
+    let resp = match tokio::time::timeout(t.first_byte, send).await {
         Err(_) => {
             return Err(AttemptFailure::plain(
                 Failure::OurTimeout,
@@ -266,34 +268,31 @@ pub async fn run(
             ))
         }
         Ok(Err(e)) => {
-            let failure = if e.is_timeout() {
+            let timeout = e.timeout;
+            let msg = upstream::unreachable(&p.name, &url, e).message;
+            let failure = if timeout {
                 Failure::OurTimeout
             } else {
-                Failure::Connect(String::new())
-            };
-            let msg = upstream::unreachable(&p.name, &url, e).message;
-            let failure = match failure {
-                Failure::Connect(_) => Failure::Connect(msg.clone()),
-                f => f,
+                Failure::Connect(msg.clone())
             };
             return Err(AttemptFailure::plain(failure, "connect", msg));
         }
         Ok(Ok(r)) => r,
     };
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let status = resp.status;
+    let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
     // Most answers carry no quota headers: look before collecting and parsing.
     if resp
-        .headers()
+        .headers
         .keys()
         .any(|k| crate::quota::headers::is_quota_header(k.as_str()))
     {
         state
             .router
-            .observe_headers(p, &account.label, header_pairs(resp.headers()));
+            .observe_headers(p, &account.label, header_pairs(&resp.headers));
     }
     if status.is_redirection() {
-        let msg = upstream::redirect_message(&p.name, status, resp.headers());
+        let msg = upstream::redirect_message(&p.name, status, &resp.headers);
         return Err(AttemptFailure::plain(
             Failure::Connect(msg.clone()),
             &status.as_u16().to_string(),
@@ -301,9 +300,9 @@ pub async fn run(
         ));
     }
     if !status.is_success() {
-        let headers = resp.headers().clone();
+        let headers = resp.headers;
         let body = Bytes::from(
-            upstream::read_limited(resp, ERROR_BODY_LIMIT)
+            upstream::read_limited(resp.body, ERROR_BODY_LIMIT)
                 .await
                 .unwrap_or_default(),
         );
@@ -389,13 +388,13 @@ pub async fn run(
 /// Reads the stream until its first content; the held part and the rest become the answer.
 async fn ready(
     p: &Provider,
-    resp: reqwest::Response,
+    resp: Answer,
     mut kind: StreamKind,
     status: StatusCode,
     content_type: Option<HeaderValue>,
     t: &Timeouts,
 ) -> Result<Committed, AttemptFailure> {
-    let mut up = resp.bytes_stream().fuse().boxed();
+    let mut up = resp.body.fuse().boxed();
     let deadline = tokio::time::Instant::now() + t.readiness;
     let mut held: Vec<Bytes> = Vec::new();
     let mut held_len = 0usize;
@@ -432,7 +431,7 @@ async fn ready(
                 false
             }
             Some(Err(e)) => {
-                let why = upstream::describe(e);
+                let why = e.message;
                 return Err(AttemptFailure::plain(
                     Failure::StreamError(why.clone()),
                     "stream",
@@ -481,7 +480,7 @@ async fn ready(
 #[allow(clippy::too_many_arguments)]
 async fn json_answer(
     p: &Provider,
-    resp: reqwest::Response,
+    resp: Answer,
     upstream: Format,
     client: Format,
     passthrough: bool,
@@ -498,7 +497,7 @@ async fn json_answer(
     };
     let body = match tokio::time::timeout(
         t.total,
-        upstream::read_limited(resp, upstream::RESPONSE_BODY_LIMIT),
+        upstream::read_limited(resp.body, upstream::RESPONSE_BODY_LIMIT),
     )
     .await
     {
@@ -559,7 +558,7 @@ async fn json_answer(
 
 async fn aggregate(
     p: &Provider,
-    resp: reqwest::Response,
+    resp: Answer,
     upstream: Format,
     framing: Framing,
     client: Format,
@@ -567,10 +566,10 @@ async fn aggregate(
     t: &Timeouts,
 ) -> Result<Committed, AttemptFailure> {
     let mut agg = super::aggregate::Aggregator::new(upstream, framing);
-    let mut up = resp.bytes_stream();
+    let mut up = resp.body;
     let read = tokio::time::timeout(t.total, async {
         while let Some(chunk) = up.next().await {
-            agg.feed(&chunk.map_err(upstream::describe)?);
+            agg.feed(&chunk.map_err(|e| e.message)?);
         }
         Ok::<_, String>(())
     })

@@ -12,6 +12,7 @@ mod body;
 mod cache;
 mod client_key;
 mod respond;
+pub mod transport;
 pub mod upstream;
 
 pub use cache::{new_cache as cache_new, IdempotencyTable, ResponseCache};
@@ -30,6 +31,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,25 +223,28 @@ async fn embed_inner(
         Some(entry) => state.credentials.get(entry).await.ok().flatten(),
         None => None,
     };
-    let url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
-    let req = upstream::apply_auth(
-        state.http.post(&url).json(&json),
+    let mut url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
+    let mut headers = json_headers();
+    upstream::apply_auth(
+        &mut headers,
+        &mut url,
         provider,
         Format::Chat,
         key.as_deref(),
     );
-    let resp = req
-        .send()
+    let resp = state
+        .http
+        .post(&url, headers, Bytes::from(json.to_string()))
         .await
         .map_err(|e| upstream::unreachable(&provider.name, &url, e))?;
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let status = resp.status;
+    let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
     if !status.is_success() {
         return Ok(
             single_error(&provider.name, status, ct, resp, Format::Chat, Format::Chat).await,
         );
     }
-    let mut out = Response::new(Body::from_stream(resp.bytes_stream()));
+    let mut out = Response::new(Body::from_stream(resp.body));
     out.headers_mut().insert(
         header::CONTENT_TYPE,
         ct.unwrap_or(HeaderValue::from_static("application/json")),
@@ -284,7 +289,7 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             Some(entry) => state.credentials.get(entry).await.ok().flatten(),
             None => None,
         };
-        let url = format!(
+        let mut url = format!(
             "{}/messages/count_tokens",
             provider.base_url.trim_end_matches('/')
         );
@@ -292,19 +297,22 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             .get("anthropic-version")
             .cloned()
             .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-        let req = state
+        let mut up_headers = json_headers();
+        up_headers.insert("anthropic-version", version);
+        upstream::apply_auth(
+            &mut up_headers,
+            &mut url,
+            provider,
+            Format::Messages,
+            key.as_deref(),
+        );
+        let resp = state
             .http
-            .post(&url)
-            .header("anthropic-version", version)
-            .json(&json);
-        let req = upstream::apply_auth(req, provider, Format::Messages, key.as_deref());
-        let resp = req
-            .send()
+            .post(&url, up_headers, Bytes::from(json.to_string()))
             .await
             .map_err(|e| upstream::unreachable(&provider.name, &url, e))?;
-        let status =
-            StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
+        let status = resp.status;
+        let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
         if !status.is_success() {
             return Ok(single_error(
                 &provider.name,
@@ -316,7 +324,7 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             )
             .await);
         }
-        let body = upstream::read_limited(resp, upstream::ERROR_BODY_LIMIT)
+        let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
             .await
             .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", e))?;
         return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
@@ -976,16 +984,16 @@ async fn single_error(
     provider: &str,
     status: StatusCode,
     content_type: Option<HeaderValue>,
-    resp: reqwest::Response,
+    resp: transport::Answer,
     client: Format,
     upstream_format: Format,
 ) -> Response {
     if status.is_redirection() {
-        let msg = upstream::redirect_message(provider, status, resp.headers());
+        let msg = upstream::redirect_message(provider, status, &resp.headers);
         return ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", msg).render(client);
     }
-    let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-    let body = upstream::read_limited(resp, upstream::ERROR_BODY_LIMIT)
+    let retry_after = resp.headers.get(header::RETRY_AFTER).cloned();
+    let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();
     let mut r = upstream::error_response(
@@ -1000,6 +1008,16 @@ async fn single_error(
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
+}
+
+/// Headers of a JSON POST to an upstream.
+fn json_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h
 }
 
 /// The key a client sent, from wherever it put it (for the guard).

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::stream::StreamExt;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -171,7 +171,7 @@ pub fn respond(
 
 struct Pass {
     held: VecDeque<Bytes>,
-    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    up: super::transport::BodyStream,
     watch: StreamWatch,
     ledger: Ledger,
 }
@@ -179,7 +179,7 @@ struct Pass {
 #[allow(clippy::too_many_arguments)]
 fn passthrough(
     held: VecDeque<Bytes>,
-    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    up: super::transport::BodyStream,
     watch: StreamWatch,
     is_sse: bool,
     client: Format,
@@ -223,7 +223,7 @@ fn passthrough(
                         None
                     }
                     Ok(Some(Err(e))) => {
-                        let why = super::upstream::describe(e);
+                        let why = e.message;
                         tracing::warn!(provider = %provider, "upstream stream broke: {why}");
                         let u = st.watch.seen.usage;
                         st.ledger.usage(&u);
@@ -262,7 +262,7 @@ impl Drop for Trans {
 
 struct Trans {
     held: VecDeque<Bytes>,
-    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    up: super::transport::BodyStream,
     tr: StreamTranslator,
     ledger: Ledger,
     last_event: tokio::time::Instant,
@@ -270,7 +270,7 @@ struct Trans {
 
 fn translate(
     held: VecDeque<Bytes>,
-    up: BoxStream<'static, reqwest::Result<Bytes>>,
+    up: super::transport::BodyStream,
     tr: StreamTranslator,
     provider: String,
     keepalive: Duration,
@@ -323,7 +323,7 @@ fn translate(
                             }
                         }
                         Some(Err(e)) => {
-                            let why = super::upstream::describe(e);
+                            let why = e.message;
                             tracing::warn!(provider = %provider, "upstream stream broke: {why}");
                             let out = st.tr.fail(format!(
                                 "the stream from provider {provider:?} broke: {why}"

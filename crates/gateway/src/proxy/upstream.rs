@@ -1,6 +1,7 @@
 //! Talking to an upstream: where its key goes, the Anthropic headers, reading bounded bodies,
 //! describing transport errors, and rendering an upstream's error in the client's format.
 
+use super::transport::{BodyStream, TransportError};
 use crate::api::errors::ApiError;
 use crate::formats::{self, Format};
 use crate::storage::Provider;
@@ -16,61 +17,59 @@ pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Largest non-stream upstream body we read to translate it.
 pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Upstream URLs by their text, parsed once. Parsing one (scheme, host through IDNA, path) was
-/// about 4 % of a proxied request's CPU, and a gateway sends to a handful of URLs over and over.
-/// Bounded: a Gemini URL names the model, so a user with many models makes a few hundred at most;
-/// past the bound the table starts over rather than grow.
-#[derive(Default)]
-pub struct UrlCache(std::sync::RwLock<std::collections::HashMap<String, reqwest::Url>>);
-
-const URL_CACHE_MAX: usize = 512;
-
-impl UrlCache {
-    /// `None` if the text is not a URL.
-    pub fn get(&self, url: &str) -> Option<reqwest::Url> {
-        if let Some(u) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(url) {
-            return Some(u.clone());
-        }
-        let parsed = reqwest::Url::parse(url).ok()?;
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= URL_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(url.to_owned(), parsed.clone());
-        Some(parsed)
-    }
-}
-
 /// Attaches the account's key where the provider's API expects it: the catalog's auth style if
-/// the provider came from the catalog, else the format's usual header.
+/// the provider came from the catalog, else the format's usual header. A `query-key` provider
+/// gets `?key=` on the URL.
 pub fn apply_auth(
-    req: reqwest::RequestBuilder,
+    headers: &mut HeaderMap,
+    url: &mut String,
     provider: &Provider,
     upstream: Format,
     key: Option<&str>,
-) -> reqwest::RequestBuilder {
-    let Some(key) = key else { return req };
+) {
+    let Some(key) = key else { return };
     let style = provider.auth.as_deref().unwrap_or(match upstream {
         Format::Chat | Format::Responses | Format::Kiro => "bearer",
         Format::Messages => "x-api-key",
         Format::Gemini => "x-goog-api-key",
     });
+    let value = |v: &str| {
+        let mut v = HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+        v.set_sensitive(true);
+        v
+    };
     match style {
-        "x-api-key" => req.header("x-api-key", key),
-        "x-goog-api-key" => req.header("x-goog-api-key", key),
-        "query-key" => req.query(&[("key", key)]),
-        "none" => req,
-        _ => req.bearer_auth(key),
+        "x-api-key" => {
+            headers.insert("x-api-key", value(key));
+        }
+        "x-goog-api-key" => {
+            headers.insert("x-goog-api-key", value(key));
+        }
+        "query-key" => {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(
+                &form_urlencoded::Serializer::new(String::new())
+                    .append_pair("key", key)
+                    .finish(),
+            );
+        }
+        "none" => {}
+        _ => {
+            headers.insert(header::AUTHORIZATION, value(&format!("Bearer {key}")));
+        }
     }
 }
 
 /// What Kiro's `generateAssistantResponse` requires besides the token (providers.md "Kiro").
-pub fn kiro_headers(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    req.header(header::ACCEPT, "application/vnd.amazon.eventstream")
-        .header(
-            "x-amz-target",
-            "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
-        )
+pub fn kiro_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    headers.insert(
+        "x-amz-target",
+        HeaderValue::from_static("AmazonCodeWhispererStreamingService.GenerateAssistantResponse"),
+    );
 }
 
 /// `anthropic-beta` values from all case variants, de-duplicated into one header.
@@ -102,9 +101,8 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-pub fn unreachable(provider: &str, url: &str, e: reqwest::Error) -> ApiError {
-    let timeout = e.is_timeout();
-    let (status, code) = if timeout {
+pub fn unreachable(provider: &str, url: &str, e: TransportError) -> ApiError {
+    let (status, code) = if e.timeout {
         (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
     } else {
         (StatusCode::BAD_GATEWAY, "upstream_error")
@@ -113,17 +111,10 @@ pub fn unreachable(provider: &str, url: &str, e: reqwest::Error) -> ApiError {
         status,
         code,
         format!(
-            "could not reach provider {provider:?} at {}: {}",
-            redact_url(url),
-            describe(e)
+            "could not reach provider {provider:?} at {}: {e}",
+            redact_url(url)
         ),
     )
-}
-
-/// A transport error's text without the request URL: reqwest names the URL, query included,
-/// and a provider's `?key=` must reach neither the client nor the logs.
-pub fn describe(e: reqwest::Error) -> String {
-    chain(&e.without_url())
 }
 
 /// Why an upstream's redirect is not followed, for the client and the log: a POST turns into a
@@ -153,18 +144,17 @@ pub fn redact_url(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
 
-pub async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(describe)?;
-        body.extend_from_slice(&chunk);
-        if body.len() >= limit {
-            body.truncate(limit);
+pub async fn read_limited(mut body: BodyStream, limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| e.message)?;
+        out.extend_from_slice(&chunk);
+        if out.len() >= limit {
+            out.truncate(limit);
             break;
         }
     }
-    Ok(body)
+    Ok(out)
 }
 
 /// An upstream error that ends the request. Same protocol as the client: a JSON error body
@@ -223,6 +213,51 @@ mod tests {
         h.append("anthropic-beta", HeaderValue::from_static("a-1,b-2"));
         h.append("Anthropic-Beta", HeaderValue::from_static("B-2, c-3"));
         assert_eq!(merged_beta(&h).as_deref(), Some("a-1,b-2,c-3"));
+    }
+
+    fn provider(auth: &str) -> Provider {
+        Provider {
+            name: "p".into(),
+            base_url: String::new(),
+            format: "openai".into(),
+            models: vec![],
+            key_ref: None,
+            created_at: String::new(),
+            auth: Some(auth.into()),
+            catalog_id: None,
+            account_strategy: String::new(),
+            accounts: vec![],
+        }
+    }
+
+    #[test]
+    fn keys_go_where_the_provider_expects_them() {
+        let auth = |style: &str, url: &str| {
+            let (mut h, mut u) = (HeaderMap::new(), url.to_string());
+            apply_auth(
+                &mut h,
+                &mut u,
+                &provider(style),
+                Format::Chat,
+                Some("k&y=1"),
+            );
+            (h, u)
+        };
+        let (h, u) = auth("query-key", "http://h/v1/m:generateContent");
+        assert_eq!(u, "http://h/v1/m:generateContent?key=k%26y%3D1");
+        assert!(h.is_empty());
+        let (_, u) = auth("query-key", "http://h/v1/m:streamGenerateContent?alt=sse");
+        assert_eq!(
+            u,
+            "http://h/v1/m:streamGenerateContent?alt=sse&key=k%26y%3D1"
+        );
+        let (h, u) = auth("bearer", "http://h/v1");
+        assert_eq!(h[header::AUTHORIZATION], "Bearer k&y=1");
+        assert!(h[header::AUTHORIZATION].is_sensitive());
+        assert_eq!(u, "http://h/v1");
+        assert_eq!(auth("x-api-key", "u").0["x-api-key"], "k&y=1");
+        assert_eq!(auth("x-goog-api-key", "u").0["x-goog-api-key"], "k&y=1");
+        assert!(auth("none", "u").0.is_empty());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub fn config(data_dir: &std::path::Path) -> GatewayConfig {
         allowed_hosts: vec![],
         keychain_service: "dev.switchyard.test".into(),
         keepalive: Duration::from_millis(300),
+        upstream_proxy: None,
     }
 }
 
