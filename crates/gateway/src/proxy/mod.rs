@@ -11,6 +11,7 @@ mod attempt;
 mod body;
 mod cache;
 mod client_key;
+mod coalesce;
 mod respond;
 pub mod transport;
 pub mod upstream;

@@ -6,8 +6,10 @@
 //! CPU, and the gateway needs none of them: it never follows redirects, retries by its own
 //! rules and builds every URL itself. When an HTTP proxy is configured (explicitly, or through
 //! `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY`), reqwest sends instead, because it
-//! implements the proxy rules users expect.
+//! implements the proxy rules users expect. Either way the body's chunks that are already on
+//! their way are merged ([`Coalesce`]).
 
+use super::coalesce::Coalesce;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -150,13 +152,11 @@ impl Transport {
                 Ok(Answer {
                     status: parts.status,
                     headers: parts.headers,
-                    body: incoming
-                        .into_data_stream()
-                        .map_err(|e| TransportError {
-                            message: super::upstream::chain(&e),
-                            timeout: false,
-                        })
-                        .boxed(),
+                    body: Coalesce::new(incoming.into_data_stream().map_err(|e| TransportError {
+                        message: super::upstream::chain(&e),
+                        timeout: false,
+                    }))
+                    .boxed(),
                 })
             }
             Kind::Proxied(client) => {
@@ -175,13 +175,11 @@ impl Transport {
                 Ok(Answer {
                     status,
                     headers,
-                    body: resp
-                        .bytes_stream()
-                        .map_err(|e| TransportError {
-                            timeout: e.is_timeout(),
-                            message: super::upstream::chain(&e.without_url()),
-                        })
-                        .boxed(),
+                    body: Coalesce::new(resp.bytes_stream().map_err(|e| TransportError {
+                        timeout: e.is_timeout(),
+                        message: super::upstream::chain(&e.without_url()),
+                    }))
+                    .boxed(),
                 })
             }
         }
