@@ -429,18 +429,29 @@ fn finish_of(s: &str) -> FinishReason {
 }
 
 fn usage_of(u: &Value) -> Usage {
-    let prompt = u.get("prompt_tokens").and_then(Value::as_u64);
-    let cached = u
-        .pointer("/prompt_tokens_details/cached_tokens")
-        .and_then(Value::as_u64);
+    usage_from(
+        u.get("prompt_tokens").and_then(Value::as_u64),
+        u.pointer("/prompt_tokens_details/cached_tokens")
+            .and_then(Value::as_u64),
+        u.get("completion_tokens").and_then(Value::as_u64),
+        u.pointer("/completion_tokens_details/reasoning_tokens")
+            .and_then(Value::as_u64),
+    )
+}
+
+/// Chat counts cached tokens inside `prompt_tokens`; the IR keeps them apart.
+fn usage_from(
+    prompt: Option<u64>,
+    cached: Option<u64>,
+    completion: Option<u64>,
+    reasoning: Option<u64>,
+) -> Usage {
     Usage {
         input: prompt.map(|p| p.saturating_sub(cached.unwrap_or(0))),
-        output: u.get("completion_tokens").and_then(Value::as_u64),
+        output: completion,
         cache_read: cached,
         cache_write: None,
-        reasoning: u
-            .pointer("/completion_tokens_details/reasoning_tokens")
-            .and_then(Value::as_u64),
+        reasoning,
     }
 }
 
@@ -541,7 +552,13 @@ pub fn summarise_answer(body: &[u8]) -> Option<(bool, Usage)> {
     let says = msg.content.is_some_and(|c| !c.trim().is_empty())
         || msg.reasoning_content.is_some_and(|r| !r.is_empty())
         || msg.tool_calls.is_some_and(|t| !t.is_empty());
-    Some((says, peek.usage.as_ref().map(usage_of).unwrap_or_default()))
+    Some((
+        says,
+        peek.usage
+            .as_ref()
+            .map(CommonUsage::usage)
+            .unwrap_or_default(),
+    ))
 }
 
 pub fn encode_response(r: &ir::Response) -> Value {
@@ -716,7 +733,44 @@ struct CommonChunk<'a> {
     #[serde(borrow, default)]
     choices: Vec<CommonChoice<'a>>,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<CommonUsage>,
+}
+
+/// Chat's `usage` object, read without a tree (a `Value` map hashes every key). A count of
+/// another type fails the whole common shape, and the general path reads it instead.
+#[derive(serde::Deserialize)]
+struct CommonUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<TokenDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<TokenDetails>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl CommonUsage {
+    fn usage(&self) -> Usage {
+        usage_from(
+            self.prompt_tokens,
+            self.prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens),
+            self.completion_tokens,
+            self.completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens),
+        )
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -777,8 +831,8 @@ impl ChatStreamDecoder {
                 self.finish = Some(finish_of(f));
             }
         }
-        if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
-            out.push(Event::Usage(usage_of(u)));
+        if let Some(u) = &chunk.usage {
+            out.push(Event::Usage(u.usage()));
         }
         Some(out)
     }
@@ -1031,6 +1085,7 @@ mod tests {
             r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"ink>Hi \"q\" \u00e9"}}]}"#,
             r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"reasoning":"r"},"finish_reason":"length"}]}"#,
             r#"{"id":"c1","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":null,"completion_tokens":3,"completion_tokens_details":{"reasoning_tokens":2,"audio_tokens":0},"prompt_tokens_details":null}}"#,
             r#"{"choices":[{"delta":null,"finish_reason":"stop"}],"usage":null}"#,
         ];
         let (mut fast, mut general) = (ChatStreamDecoder::default(), ChatStreamDecoder::default());
@@ -1046,6 +1101,8 @@ mod tests {
             r#"{"error":{"message":"boom"}}"#,
             r#"{"id":7,"choices":[]}"#,
             r#"{"choices":[{"delta":{"content":["not","a","string"]}}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}"#,
+            r#"{"choices":[],"usage":"none"}"#,
         ] {
             assert!(
                 ChatStreamDecoder::default().common_chunk(other).is_none(),

@@ -101,6 +101,12 @@ pub fn migrations() -> Migrations<'static> {
                 updated_at INTEGER NOT NULL
             );",
         ),
+        // Most requests carry no client key: indexing their rows by key cost every insert
+        // another B-tree update (about a fifth of the row's write) for nothing.
+        M::up(
+            "DROP INDEX usage_key_ts;
+            CREATE INDEX usage_key_ts ON usage (key_id, ts_ms) WHERE key_id IS NOT NULL;",
+        ),
     ])
 }
 
@@ -109,5 +115,20 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
+    }
+
+    #[test]
+    fn a_key_budget_query_uses_the_partial_key_index() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_latest(&mut c).unwrap();
+        let plan: String = c
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT COALESCE(SUM(cost_usd), 0.0) FROM usage
+                 WHERE key_id = ?1 AND ts_ms >= ?2",
+                rusqlite::params![1, 0],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("usage_key_ts"), "{plan}");
     }
 }

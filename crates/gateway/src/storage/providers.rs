@@ -235,7 +235,7 @@ mod tests {
         {
             let db = Db::open(dir.path()).unwrap();
             db.insert_provider(&sample("acme")).unwrap();
-            assert_eq!(db.schema_version().unwrap(), 4);
+            assert_eq!(db.schema_version().unwrap(), 5);
         }
         let db = Db::open(&dir.path().join("")).unwrap();
         assert_eq!(db.list_providers().unwrap()[0].name, "acme");
