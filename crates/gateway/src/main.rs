@@ -67,9 +67,9 @@ enum Command {
         /// Largest accepted request body, in MiB (long agent contexts with images are big).
         #[arg(long, default_value_t = 32)]
         max_body_mb: usize,
-        /// Threads that serve requests (1 = a single event loop, the lightest) [env:
-        /// SWITCHYARD_THREADS]
-        #[arg(long, env = "SWITCHYARD_THREADS", default_value_t = 2)]
+        /// Threads that serve requests (1 = a single event loop, the lightest; more for a
+        /// gateway shared by many busy clients) [env: SWITCHYARD_THREADS]
+        #[arg(long, env = "SWITCHYARD_THREADS", default_value_t = 1)]
         threads: usize,
     },
     /// Point a coding tool at the gateway by editing its config file (backup first, only our
@@ -219,12 +219,13 @@ fn configure(
     }
 }
 
-/// Two worker threads by default. Measured on two shared cores (BENCHMARKS.md): a single
-/// event-loop thread saves the cross-thread wake-ups and is the cheaper choice for short JSON
-/// answers, but streams cost the gateway more CPU than the client and upstream together, and
-/// one thread then caps it at one core; two threads won for SSE and translated streams. One
-/// thread (`--threads 1`) builds a current-thread runtime; blocking work (SQLite, the keychain)
-/// runs on tokio's blocking pool either way.
+/// One event-loop thread by default. Measured on two shared cores (BENCHMARKS.md): two worker
+/// threads spend about twice the CPU per request at low concurrency (a worker woken to steal work
+/// that the first already took), which added ~0.1 ms at c=1, and at c=64 they won only on
+/// translated streams (0.48x vs 0.44x of direct) once bursts of upstream chunks were merged. A
+/// personal gateway carries a few streams at a time, far below one core's ~7k streams/s; a
+/// gateway shared by many busy clients can ask for more (`--threads N`). Blocking work (SQLite,
+/// the keychain) runs on tokio's blocking pool either way.
 fn runtime(threads: usize) -> tokio::runtime::Runtime {
     let mut b = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()

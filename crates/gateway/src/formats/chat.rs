@@ -801,7 +801,15 @@ impl ChatStreamDecoder {
     /// without a `Value` tree. Anything else (tool calls, errors, fields of unexpected types)
     /// gives `None` and takes the general path, which yields the same events for these chunks.
     fn common_chunk(&mut self, data: &str) -> Option<Vec<Event>> {
-        if data.contains("\"tool_calls\"") || data.contains("\"error\"") {
+        // Asked of every chunk: finders built once (`str::contains` rebuilds its searcher).
+        static OFF_SHAPE: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+            std::sync::LazyLock::new(|| {
+                [
+                    memchr::memmem::Finder::new("\"tool_calls\""),
+                    memchr::memmem::Finder::new("\"error\""),
+                ]
+            });
+        if OFF_SHAPE.iter().any(|f| f.find(data.as_bytes()).is_some()) {
             return None;
         }
         let chunk: CommonChunk = serde_json::from_str(data).ok()?;

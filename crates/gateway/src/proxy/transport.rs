@@ -233,6 +233,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_https_url_is_spoken_to_in_tls() {
+        // A server that answers plain HTTP where TLS was expected: the client must have sent a
+        // TLS hello (so the TLS stack is set up) and must say what went wrong.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut hello = [0u8; 5];
+            sock.read_exact(&mut hello).await.unwrap();
+            sock.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                .await
+                .unwrap();
+            hello
+        });
+        let t = Transport::new(None).unwrap();
+        let e = t
+            .post(
+                &format!("https://{addr}/v1"),
+                HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await
+            .err()
+            .expect("not TLS");
+        // 0x16: a TLS handshake record.
+        assert_eq!(server.await.unwrap()[0], 0x16);
+        assert!(e.message.contains("error sending request"), "{}", e.message);
+    }
+
+    #[tokio::test]
     async fn a_broken_url_is_an_error_not_a_panic() {
         let t = Transport::new(None).unwrap();
         let e = t
