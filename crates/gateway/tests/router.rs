@@ -116,6 +116,11 @@ async fn providers_are_added_listed_validated_and_deleted() {
             "api_key",
         ),
         (
+            // An en dash picked up when copying the key from a web page.
+            json!({"name": "b", "base_url": "http://x", "api_key": "sk\u{2013}abc"}),
+            "plain ASCII",
+        ),
+        (
             json!({"name": "b", "base_url": "http://x", "api_key": "k", "format": "cohere"}),
             "not supported yet",
         ),

@@ -80,8 +80,8 @@ async fn add(
         )));
     }
     let key = req.api_key.trim().to_string();
-    if key.chars().any(char::is_whitespace) {
-        return Err(bad("api_key must not contain spaces"));
+    if let Some(problem) = super::key_problem(&key) {
+        return Err(bad(problem));
     }
     let providers = state.providers();
     let p = providers

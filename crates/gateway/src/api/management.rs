@@ -185,8 +185,8 @@ fn validate(req: AddProvider) -> Result<NewProvider, ApiError> {
         )));
     }
     let key = req.api_key.trim();
-    if key.chars().any(char::is_whitespace) {
-        return Err(bad("api_key must not contain spaces".into()));
+    if let Some(problem) = super::key_problem(key) {
+        return Err(bad(problem.into()));
     }
     let mut models = Vec::new();
     for m in req.models {

@@ -45,6 +45,19 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 /// Reads a request body up to `limit` bytes; larger bodies get a 413 in the client's format.
+/// Why a provider key cannot be stored, if it cannot: it travels in an HTTP header, which
+/// carries visible ASCII only, and a key pasted from a web page may bring along a space, a line
+/// break or a typographic character that would otherwise fail every request.
+pub fn key_problem(key: &str) -> Option<&'static str> {
+    if key.chars().any(char::is_whitespace) {
+        Some("api_key must not contain spaces")
+    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("api_key must be plain ASCII (letters, digits, symbols); it contains a character a key never has, often an invisible or typographic one picked up when copying it")
+    } else {
+        None
+    }
+}
+
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)

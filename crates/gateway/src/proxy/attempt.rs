@@ -226,7 +226,8 @@ pub async fn run(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    upstream::apply_auth(&mut headers, &mut url, p, upstream, key.as_deref());
+    upstream::apply_auth(&mut headers, &mut url, p, upstream, key.as_deref())
+        .map_err(|msg| AttemptFailure::plain(Failure::Connect(msg.clone()), "key", msg))?;
     if upstream == Format::Kiro {
         upstream::kiro_headers(&mut headers);
     }

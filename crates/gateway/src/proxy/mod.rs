@@ -232,7 +232,8 @@ async fn embed_inner(
         provider,
         Format::Chat,
         key.as_deref(),
-    );
+    )
+    .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
     let resp = state
         .http
         .post(&url, headers, Bytes::from(json.to_string()))
@@ -306,7 +307,8 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             provider,
             Format::Messages,
             key.as_deref(),
-        );
+        )
+        .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
         let resp = state
             .http
             .post(&url, up_headers, Bytes::from(json.to_string()))

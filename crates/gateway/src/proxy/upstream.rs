@@ -19,31 +19,37 @@ pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Attaches the account's key where the provider's API expects it: the catalog's auth style if
 /// the provider came from the catalog, else the format's usual header. A `query-key` provider
-/// gets `?key=` on the URL.
+/// gets `?key=` on the URL. Fails for a key no header can carry (stored before keys were
+/// checked on entry).
 pub fn apply_auth(
     headers: &mut HeaderMap,
     url: &mut String,
     provider: &Provider,
     upstream: Format,
     key: Option<&str>,
-) {
-    let Some(key) = key else { return };
+) -> Result<(), String> {
+    let Some(key) = key else { return Ok(()) };
     let style = provider.auth.as_deref().unwrap_or(match upstream {
         Format::Chat | Format::Responses | Format::Kiro => "bearer",
         Format::Messages => "x-api-key",
         Format::Gemini => "x-goog-api-key",
     });
     let value = |v: &str| {
-        let mut v = HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+        let mut v = HeaderValue::from_str(v).map_err(|_| {
+            format!(
+                "the stored key of provider {:?} contains characters an HTTP header cannot carry; enter it again",
+                provider.name
+            )
+        })?;
         v.set_sensitive(true);
-        v
+        Ok::<_, String>(v)
     };
     match style {
         "x-api-key" => {
-            headers.insert("x-api-key", value(key));
+            headers.insert("x-api-key", value(key)?);
         }
         "x-goog-api-key" => {
-            headers.insert("x-goog-api-key", value(key));
+            headers.insert("x-goog-api-key", value(key)?);
         }
         "query-key" => {
             url.push(if url.contains('?') { '&' } else { '?' });
@@ -55,9 +61,10 @@ pub fn apply_auth(
         }
         "none" => {}
         _ => {
-            headers.insert(header::AUTHORIZATION, value(&format!("Bearer {key}")));
+            headers.insert(header::AUTHORIZATION, value(&format!("Bearer {key}"))?);
         }
     }
+    Ok(())
 }
 
 /// What Kiro's `generateAssistantResponse` requires besides the token (providers.md "Kiro").
@@ -240,7 +247,8 @@ mod tests {
                 &provider(style),
                 Format::Chat,
                 Some("k&y=1"),
-            );
+            )
+            .unwrap();
             (h, u)
         };
         let (h, u) = auth("query-key", "http://h/v1/m:generateContent");
@@ -258,6 +266,15 @@ mod tests {
         assert_eq!(auth("x-api-key", "u").0["x-api-key"], "k&y=1");
         assert_eq!(auth("x-goog-api-key", "u").0["x-goog-api-key"], "k&y=1");
         assert!(auth("none", "u").0.is_empty());
+        let (mut h, mut u) = (HeaderMap::new(), String::new());
+        let e = apply_auth(
+            &mut h,
+            &mut u,
+            &provider("bearer"),
+            Format::Chat,
+            Some("k\u{1}"),
+        );
+        assert!(e.unwrap_err().contains("cannot carry"));
     }
 
     #[test]
