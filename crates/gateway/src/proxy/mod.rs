@@ -253,9 +253,9 @@ async fn embed_inner(
     );
     respond::diagnostics(
         &mut out,
-        &[
-            ("x-switchyard-provider", provider.name.clone()),
-            ("x-switchyard-model", upstream_model.clone()),
+        vec![
+            (respond::diag::PROVIDER, provider.name.clone()),
+            (respond::diag::MODEL, upstream_model.clone()),
         ],
     );
     Ok(out)
@@ -719,23 +719,24 @@ pub async fn forward_with(
                                 ledger,
                             )
                         };
+                        use respond::diag;
                         let mut d = vec![
-                            ("x-switchyard-provider", p.name.clone()),
-                            ("x-switchyard-account", account.clone()),
-                            ("x-switchyard-model", target.model.clone()),
-                            ("x-switchyard-attempts", attempts.to_string()),
-                            ("x-switchyard-latency-ms", latency.to_string()),
+                            (diag::PROVIDER, p.name.clone()),
+                            (diag::ACCOUNT, account.clone()),
+                            (diag::MODEL, target.model.clone()),
+                            (diag::ATTEMPTS, attempts.to_string()),
+                            (diag::LATENCY, latency.to_string()),
                         ];
                         if let Some(c) = &plan.combo {
-                            d.push(("x-switchyard-combo", c.clone()));
+                            d.push((diag::COMBO, c.clone()));
                         }
                         if let Some(f) = fallback {
-                            d.push(("x-switchyard-fallback", f));
+                            d.push((diag::FALLBACK, f));
                         }
                         if cache_key.is_some() {
-                            d.push(("x-switchyard-cache", "MISS".into()));
+                            d.push((diag::CACHE, "MISS".into()));
                         }
-                        respond::diagnostics(&mut resp, &d);
+                        respond::diagnostics(&mut resp, d);
                         return Ok(resp);
                     }
                     Err(f) => {

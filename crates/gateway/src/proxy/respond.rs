@@ -6,7 +6,7 @@ use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
 use crate::server::AppState;
 use crate::storage::usage::UsageRow;
 use axum::body::Body;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::StreamExt;
@@ -367,10 +367,24 @@ pub fn sse_response(
 }
 
 /// Diagnostics headers (api-surface.md §4): never a secret, an account label at most.
-pub fn diagnostics(resp: &mut Response, pairs: &[(&'static str, String)]) {
+pub fn diagnostics(resp: &mut Response, pairs: Vec<(HeaderName, String)>) {
     for (k, v) in pairs {
-        if let Ok(v) = HeaderValue::from_str(v) {
-            resp.headers_mut().insert(*k, v);
+        if let Ok(v) = HeaderValue::try_from(v) {
+            resp.headers_mut().insert(k, v);
         }
     }
+}
+
+/// The diagnostic headers' names, built at compile time (a name given as text is parsed again
+/// on every insert).
+pub mod diag {
+    use axum::http::HeaderName;
+    pub const PROVIDER: HeaderName = HeaderName::from_static("x-switchyard-provider");
+    pub const ACCOUNT: HeaderName = HeaderName::from_static("x-switchyard-account");
+    pub const MODEL: HeaderName = HeaderName::from_static("x-switchyard-model");
+    pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+    pub const LATENCY: HeaderName = HeaderName::from_static("x-switchyard-latency-ms");
+    pub const COMBO: HeaderName = HeaderName::from_static("x-switchyard-combo");
+    pub const FALLBACK: HeaderName = HeaderName::from_static("x-switchyard-fallback");
+    pub const CACHE: HeaderName = HeaderName::from_static("x-switchyard-cache");
 }
