@@ -239,6 +239,42 @@ async fn a_configured_http_proxy_carries_every_upstream_call() {
 }
 
 #[tokio::test]
+async fn credentials_in_a_base_url_become_basic_auth_and_are_never_shown() {
+    let env = Env::new(MockConfig::default()).await;
+    // A self-hosted endpoint behind basic auth, written the way users write it.
+    let base = env
+        .mock
+        .base_url()
+        .replace("http://", "http://user:p%40ss@");
+    let r = env
+        .add_provider(json!({"name": "corp", "base_url": base, "format": "openai",
+                             "api_key": "", "models": ["mock-small"]}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = env
+        .chat(json!({"model": "corp/mock-small", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let seen = env.mock.requests();
+    assert_eq!(seen[0].headers["authorization"], "Basic dXNlcjpwQHNz");
+    // Unreachable (nothing listens on port 9): the message names the host, not the password.
+    let r = env
+        .add_provider(
+            json!({"name": "gone", "base_url": "http://user:p%40ss@127.0.0.1:9/v1",
+                             "format": "openai", "api_key": "", "models": ["mock-small"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = env
+        .chat(json!({"model": "gone/mock-small", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(r.status(), 502);
+    let msg = r.text().await.unwrap();
+    assert!(msg.contains("could not reach"), "{msg}");
+    assert!(!msg.contains("p%40ss") && !msg.contains("p@ss"), "{msg}");
+}
+
+#[tokio::test]
 async fn a_same_format_body_reaches_the_upstream_byte_for_byte_but_the_model() {
     let env = Env::new(MockConfig::default()).await;
     env.add_mock_provider().await;

@@ -167,8 +167,13 @@ fn validate(req: AddProvider) -> Result<NewProvider, ApiError> {
         )));
     }
     let base_url = req.base_url.trim().trim_end_matches('/').to_string();
+    // Also as the request line will carry it: a space or a non-ASCII host passes the URL
+    // parser (which would escape them) but not an HTTP request.
     match reqwest::Url::parse(&base_url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && base_url.parse::<axum::http::Uri>().is_ok() => {}
         _ => {
             return Err(bad(format!(
                 "base_url {:?} is not an http(s) URL such as https://api.example.com/v1",

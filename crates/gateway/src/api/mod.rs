@@ -44,7 +44,6 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok", "version": crate::VERSION}))
 }
 
-/// Reads a request body up to `limit` bytes; larger bodies get a 413 in the client's format.
 /// Why a provider key cannot be stored, if it cannot: it travels in an HTTP header, which
 /// carries visible ASCII only, and a key pasted from a web page may bring along a space, a line
 /// break or a typographic character that would otherwise fail every request.
@@ -58,6 +57,7 @@ pub fn key_problem(key: &str) -> Option<&'static str> {
     }
 }
 
+/// Reads a request body up to `limit` bytes; larger bodies get a 413 in the client's format.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)

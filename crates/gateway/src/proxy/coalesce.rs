@@ -16,6 +16,9 @@ use std::task::{Context, Poll};
 
 /// Past this much gathered data, hand it on without waiting for more.
 const MAX_GATHER: usize = 64 * 1024;
+/// Scheduler turns given per gathering: on a busy thread one turn can outlast the gap between
+/// a live stream's events, which must not pile up into bursts.
+const MAX_TURNS: u8 = 8;
 
 pub struct Coalesce<S, E> {
     inner: S,
@@ -25,6 +28,8 @@ pub struct Coalesce<S, E> {
     more: BytesMut,
     /// A scheduler turn was given and has not been answered by a new chunk yet.
     yielded: bool,
+    /// Turns given since the last hand-on.
+    turns: u8,
     /// An error that came after gathered data, reported on the next poll.
     error: Option<E>,
     ended: bool,
@@ -37,6 +42,7 @@ impl<S, E> Coalesce<S, E> {
             first: None,
             more: BytesMut::new(),
             yielded: false,
+            turns: 0,
             error: None,
             ended: false,
         }
@@ -60,6 +66,7 @@ impl<S, E> Coalesce<S, E> {
 
     fn take(&mut self) -> Option<Bytes> {
         self.yielded = false;
+        self.turns = 0;
         match self.first.take() {
             Some(b) => Some(b),
             None if self.more.is_empty() => None,
@@ -105,9 +112,10 @@ where
                 }
                 Poll::Ready(None) => this.ended = true,
                 Poll::Pending if this.gathered() == 0 => return Poll::Pending,
-                Poll::Pending if !this.yielded => {
+                Poll::Pending if !this.yielded && this.turns < MAX_TURNS => {
                     // Let the connection task decode what it already holds, then look again.
                     this.yielded = true;
+                    this.turns += 1;
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -158,6 +166,33 @@ mod tests {
         drop(tx);
         assert_eq!(s.next().await, Some(Ok(Bytes::from_static(b"second"))));
         assert_eq!(s.next().await, None);
+    }
+
+    /// A stream that answers `Pending` (waking itself) before each chunk, as hyper's body does
+    /// while its connection task decodes the next one.
+    struct Trickle(Vec<Item>, bool);
+
+    impl Stream for Trickle {
+        type Item = Item;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+            self.1 = !self.1;
+            if self.1 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready((!self.0.is_empty()).then(|| self.0.remove(0)))
+        }
+    }
+
+    #[tokio::test]
+    async fn chunks_a_turn_away_are_merged_but_only_a_few_turns_deep() {
+        let parts: Vec<&'static str> = vec!["e;"; 20];
+        let out: Vec<Item> = Coalesce::new(Trickle(chunks(&parts), false))
+            .collect()
+            .await;
+        let sizes: Vec<usize> = out.iter().map(|r| r.as_ref().unwrap().len()).collect();
+        // Eight turns per gathering after the first chunk: 9 chunks, then 9, then the last 2.
+        assert_eq!(sizes, vec![18, 18, 4]);
     }
 
     #[tokio::test]

@@ -234,11 +234,14 @@ async fn embed_inner(
         key.as_deref(),
     )
     .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
-    let resp = state
-        .http
-        .post(&url, headers, Bytes::from(json.to_string()))
-        .await
-        .map_err(|e| upstream::unreachable(&provider.name, &url, e))?;
+    let resp = single_call(
+        state,
+        &provider.name,
+        &url,
+        headers,
+        Bytes::from(json.to_string()),
+    )
+    .await?;
     let status = resp.status;
     let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
     if !status.is_success() {
@@ -309,11 +312,14 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             key.as_deref(),
         )
         .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
-        let resp = state
-            .http
-            .post(&url, up_headers, Bytes::from(json.to_string()))
-            .await
-            .map_err(|e| upstream::unreachable(&provider.name, &url, e))?;
+        let resp = single_call(
+            state,
+            &provider.name,
+            &url,
+            up_headers,
+            Bytes::from(json.to_string()),
+        )
+        .await?;
         let status = resp.status;
         let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
         if !status.is_success() {
@@ -983,6 +989,29 @@ fn final_error(
         .render(client),
     )
 }
+/// One upstream call of the single-call endpoints, bounded like an attempt's wait for headers
+/// (a connection that accepts and then stalls, TLS included, must not hang the client).
+async fn single_call(
+    state: &AppState,
+    provider: &str,
+    url: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<transport::Answer, ApiError> {
+    let wait = attempt::Timeouts::default().first_byte;
+    match tokio::time::timeout(wait, state.http.post(url, headers, body)).await {
+        Ok(r) => r.map_err(|e| upstream::unreachable(provider, url, e)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            format!(
+                "provider {provider:?} sent no response headers within {} s",
+                wait.as_secs()
+            ),
+        )),
+    }
+}
+
 /// An upstream error on the single-call endpoints (no fallback there), with its `Retry-After`.
 async fn single_error(
     provider: &str,

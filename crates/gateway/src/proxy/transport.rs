@@ -27,6 +27,9 @@ const PROXY_VARS: [&str; 3] = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"];
 
 pub struct Transport {
     kind: Kind,
+    /// For a base URL with `user:password@`: reqwest turns those into Basic auth, as users of
+    /// such self-hosted endpoints expect. Built on first use (rare).
+    with_credentials: std::sync::OnceLock<reqwest::Client>,
 }
 
 enum Kind {
@@ -86,34 +89,49 @@ impl Transport {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| BuildError::Tls(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        // A pooled connection whose path died silently (sleep, a VPN or Wi-Fi change, a NAT
+        // that forgot it) must be found out, not reused until a timeout (reqwest's defaults).
+        http.set_keepalive(Some(Duration::from_secs(15)));
+        http.set_keepalive_interval(Some(Duration::from_secs(15)));
+        http.set_keepalive_retries(Some(3));
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        http.set_tcp_user_timeout(Some(Duration::from_secs(30)));
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let mut tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| BuildError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        // Say which protocol we speak, as browsers and reqwest do; some servers insist.
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let https = HttpsConnector::from((http, tls));
         let client = Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(https);
         Ok(Self {
             kind: Kind::Direct(client),
+            with_credentials: Default::default(),
         })
     }
 
     fn proxied(proxy: Option<&str>) -> Result<Self, BuildError> {
-        let mut b = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(USER_AGENT);
+        let mut b = reqwest_builder();
         if let Some(p) = proxy {
             let p = reqwest::Proxy::all(p)
-                .map_err(|e| BuildError::Proxy(p.to_string(), e.to_string()))?
+                .map_err(|e| {
+                    BuildError::Proxy(super::upstream::redact_url(p).into_owned(), e.to_string())
+                })?
                 .no_proxy(reqwest::NoProxy::from_env());
             b = b.proxy(p);
         }
         Ok(Self {
             kind: Kind::Proxied(b.build()?),
+            with_credentials: Default::default(),
         })
     }
 
@@ -129,7 +147,26 @@ impl Transport {
         mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<Answer, TransportError> {
-        match &self.kind {
+        let kind = match &self.kind {
+            Kind::Direct(_) if has_credentials(url) => {
+                let client =
+                    match self.with_credentials.get() {
+                        Some(c) => c,
+                        None => {
+                            let c = reqwest_builder().no_proxy().build().map_err(|e| {
+                                TransportError {
+                                    message: super::upstream::chain(&e),
+                                    timeout: false,
+                                }
+                            })?;
+                            self.with_credentials.get_or_init(|| c)
+                        }
+                    };
+                return via_reqwest(client, url, headers, body).await;
+            }
+            k => k,
+        };
+        match kind {
             Kind::Direct(client) => {
                 let uri: Uri =
                     url.parse()
@@ -159,31 +196,52 @@ impl Transport {
                     .boxed(),
                 })
             }
-            Kind::Proxied(client) => {
-                let resp = client
-                    .post(url)
-                    .headers(headers)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| TransportError {
-                        timeout: e.is_timeout(),
-                        message: super::upstream::chain(&e.without_url()),
-                    })?;
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                Ok(Answer {
-                    status,
-                    headers,
-                    body: Coalesce::new(resp.bytes_stream().map_err(|e| TransportError {
-                        timeout: e.is_timeout(),
-                        message: super::upstream::chain(&e.without_url()),
-                    }))
-                    .boxed(),
-                })
-            }
+            Kind::Proxied(client) => via_reqwest(client, url, headers, body).await,
         }
     }
+}
+
+fn reqwest_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(USER_AGENT)
+}
+
+/// `scheme://user:password@host…`
+fn has_credentials(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.contains('@')
+}
+
+async fn via_reqwest(
+    client: &reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Answer, TransportError> {
+    let resp = client
+        .post(url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| TransportError {
+            timeout: e.is_timeout(),
+            message: super::upstream::chain(&e.without_url()),
+        })?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    Ok(Answer {
+        status,
+        headers,
+        body: Coalesce::new(resp.bytes_stream().map_err(|e| TransportError {
+            timeout: e.is_timeout(),
+            message: super::upstream::chain(&e.without_url()),
+        }))
+        .boxed(),
+    })
 }
 
 /// "error sending request: client error (Connect): tcp connect error: Connection refused", and

@@ -146,9 +146,16 @@ pub fn redirect_message(provider: &str, status: StatusCode, headers: &HeaderMap)
     )
 }
 
-/// A URL without its query (a `?key=` must never reach a message or a log).
-pub fn redact_url(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
+/// A URL without its query or `user:password@` (a `?key=` or a password must never reach a
+/// message or a log).
+pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let url = url.split('?').next().unwrap_or(url);
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if !scheme.is_empty() => format!("{scheme}://{}", &rest[at + 1..]).into(),
+        _ => url.into(),
+    }
 }
 
 pub async fn read_limited(mut body: BodyStream, limit: usize) -> Result<Vec<u8>, String> {
@@ -275,6 +282,18 @@ mod tests {
             Some("k\u{1}"),
         );
         assert!(e.unwrap_err().contains("cannot carry"));
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url("https://me:s3cret@llm.corp/v1/chat?x=1"),
+            "https://llm.corp/v1/chat"
+        );
+        assert_eq!(
+            redact_url("https://llm.corp/v1/a@b"),
+            "https://llm.corp/v1/a@b"
+        );
     }
 
     #[test]
