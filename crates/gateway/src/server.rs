@@ -204,6 +204,19 @@ impl AppState {
         }
     }
 
+    /// Runs a storage step of a management call on the blocking pool. The request path shares
+    /// the runtime's thread (one event loop by default), and SQLite may wait for its lock while
+    /// a usage query or the hourly prune holds it: that wait must not stall every stream.
+    pub async fn off_thread<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&AppState) -> T + Send + 'static,
+    ) -> T {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || f(&state))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
     /// Re-reads providers from the database and tells subscribers (tray, dashboard) about it.
     pub fn reload_providers(&self) -> Result<(), StorageError> {
         let fresh = Arc::new(self.db.list_providers()?);

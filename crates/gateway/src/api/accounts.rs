@@ -135,7 +135,10 @@ async fn add(
         }
     };
     state.router.forget_account(&name, &label);
-    state.reload_providers().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_providers())
+        .await
+        .map_err(storage_error)?;
     tracing::info!(provider = %name, account = %label, "account added");
     Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
@@ -167,7 +170,10 @@ async fn update(
     if enabling {
         state.router.forget_account(&name, &label);
     }
-    state.reload_providers().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_providers())
+        .await
+        .map_err(storage_error)?;
     Ok(Json(updated))
 }
 
@@ -187,7 +193,10 @@ async fn remove(
         }
     }
     state.router.forget_account(&name, &label);
-    state.reload_providers().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_providers())
+        .await
+        .map_err(storage_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -237,7 +246,10 @@ async fn provider_settings(
         blocking(move || db.set_setting(&key, &l)).await?;
         state.router.set_limits(&name, l);
     }
-    state.reload_providers().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_providers())
+        .await
+        .map_err(storage_error)?;
     let p = state
         .providers()
         .iter()

@@ -141,7 +141,10 @@ async fn create(State(state): State<Arc<AppState>>, body: Body) -> Result<Respon
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(combo_error)?;
-    state.reload_combos().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_combos())
+        .await
+        .map_err(storage_error)?;
     tracing::info!(combo = %saved.name, "combo created");
     Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
@@ -173,7 +176,10 @@ async fn replace(
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let saved = blocking(move || db.save_combo(&combo, true)).await?;
-    state.reload_combos().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_combos())
+        .await
+        .map_err(storage_error)?;
     Ok(Json(saved))
 }
 
@@ -211,7 +217,10 @@ async fn remove(
     let db = state.db.clone();
     let n = name.clone();
     blocking(move || db.delete_combo(&n)).await?;
-    state.reload_combos().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_combos())
+        .await
+        .map_err(storage_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,7 +252,10 @@ async fn action(
         let _serial = state.mutations.lock().await;
         let db = state.db.clone();
         let saved = blocking(move || db.save_combo(&combo, true)).await?;
-        state.reload_combos().map_err(storage_error)?;
+        state
+            .off_thread(|s| s.reload_combos())
+            .await
+            .map_err(storage_error)?;
         return Ok(Json(saved).into_response());
     }
     if let Some(name) = rest.strip_suffix("/test") {
@@ -331,7 +343,10 @@ async fn put_active(
             .map_err(storage_error)?;
         state.router.set_active_alias(a.clone());
     }
-    state.set_active_combo(req.name).map_err(storage_error)?;
+    state
+        .off_thread(move |st| st.set_active_combo(req.name))
+        .await
+        .map_err(storage_error)?;
     tracing::info!(combo = ?state.router.active(), "active combo changed");
     Ok(get_active(State(state)).await)
 }
@@ -515,6 +530,9 @@ async fn put_settings(
             state.router.set_global_fallback(Some(f));
         }
     }
-    state.set_settings(s).map_err(storage_error)?;
+    state
+        .off_thread(move |st| st.set_settings(s))
+        .await
+        .map_err(storage_error)?;
     Ok(get_settings(State(state)).await)
 }

@@ -279,7 +279,10 @@ async fn add_provider(
             return Err(e);
         }
     };
-    state.reload_providers().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_providers())
+        .await
+        .map_err(storage_error)?;
     tracing::info!(provider = %provider.name, "provider added");
     Ok((StatusCode::CREATED, Json(ProviderView::from(&provider))).into_response())
 }
@@ -308,7 +311,10 @@ async fn delete_provider(
         let db = state.db.clone();
         let _ = blocking(move || db.delete_runtime_state(&prefix)).await;
     }
-    state.reload_providers().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_providers())
+        .await
+        .map_err(storage_error)?;
     tracing::info!(provider = %name, "provider deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -365,7 +371,10 @@ async fn add_alias(State(state): State<Arc<AppState>>, body: Body) -> Result<Res
     let db = state.db.clone();
     let (p, t) = (pattern.clone(), target.clone());
     blocking(move || db.insert_alias(&p, &t)).await?;
-    state.reload_aliases().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_aliases())
+        .await
+        .map_err(storage_error)?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"pattern": pattern, "target": target})),
@@ -386,7 +395,10 @@ async fn delete_alias(
             format!("no alias {pattern:?}"),
         ));
     }
-    state.reload_aliases().map_err(storage_error)?;
+    state
+        .off_thread(|s| s.reload_aliases())
+        .await
+        .map_err(storage_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -467,7 +479,7 @@ async fn delete_provider_model(
 }
 
 async fn change_models(
-    state: &AppState,
+    state: &Arc<AppState>,
     provider: &str,
     edit: impl FnOnce(&mut Vec<String>) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
@@ -487,5 +499,8 @@ async fn change_models(
     let db = state.db.clone();
     let name = provider.to_string();
     blocking(move || db.set_models(&name, &models)).await?;
-    state.reload_providers().map_err(storage_error)
+    state
+        .off_thread(|s| s.reload_providers())
+        .await
+        .map_err(storage_error)
 }

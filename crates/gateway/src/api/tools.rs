@@ -55,12 +55,13 @@ fn home() -> Result<Home, ApiError> {
 
 /// What the tools are pointed at: this gateway, the active-combo alias when a combo is active,
 /// and a per-tool client key when keys are required (else the managed placeholder).
-async fn target_for(state: &AppState, tool: Tool, create_key: bool) -> Result<Target, ApiError> {
+fn target_for(state: &AppState, tool: Tool, create_key: bool) -> Result<Target, ApiError> {
     let token = if state.settings().require_api_key && create_key {
         let key = crate::storage::keys::generate(&tool.to_string());
-        let db = state.db.clone();
-        let (label, k) = (tool.to_string(), key.clone());
-        super::management::blocking(move || db.insert_key(&label, &k, Default::default())).await?;
+        state
+            .db
+            .insert_key(&tool.to_string(), &key, Default::default())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         state
             .reload_keys()
             .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -103,10 +104,18 @@ async fn act(
     Path((tool, action)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let tool = tool_of(&tool)?;
+    // Config files are read, backed up and written (fsync included) and keys minted in SQLite:
+    // blocking work, kept off the event loop that carries the streams.
+    tokio::task::spawn_blocking(move || act_blocking(&state, tool, &action))
+        .await
+        .map_err(|e| ApiError::internal(format!("tool configuration task failed: {e}")))?
+}
+
+fn act_blocking(state: &AppState, tool: Tool, action: &str) -> Result<Json<Value>, ApiError> {
     let home = home()?;
-    let out = match action.as_str() {
+    let out = match action {
         "preview" => {
-            let t = target_for(&state, tool, false).await?;
+            let t = target_for(state, tool, false)?;
             let plan = cli::plan_apply(&home, tool, &t).map_err(config_error)?;
             json!({"diff": plan.diff(), "plan": plan, "owned_keys": cli::owned_keys(tool)})
         }
@@ -119,14 +128,14 @@ async fn act(
                 .filter(|k| k.label == tool.to_string() && k.revoked_at.is_none())
                 .map(|k| k.id)
                 .collect();
-            let t = target_for(&state, tool, true).await?;
+            let t = target_for(state, tool, true)?;
             let minted = t.token.starts_with(cli::TOKEN_PREFIX);
             let applied = match cli::apply(&home, tool, &t) {
                 Ok(a) => a,
                 Err(e) => {
                     // The key written nowhere must not stay valid.
                     if minted {
-                        revoke_where(&state, |k| {
+                        revoke_where(state, |k| {
                             k.label == tool.to_string() && !before.contains(&k.id)
                         });
                     }
@@ -135,7 +144,7 @@ async fn act(
             };
             if minted {
                 // The tool now holds the new key; its previous ones are retired.
-                revoke_where(&state, |k| before.contains(&k.id));
+                revoke_where(state, |k| before.contains(&k.id));
             }
             tracing::info!(tool = %tool, "configured to use the gateway");
             json!({"diff": applied.plan.diff(), "backups": applied.backups,

@@ -141,7 +141,8 @@ async fn create_key(State(state): State<Arc<AppState>>, body: Body) -> Result<Re
     let k = key.clone();
     let row = blocking(move || db.insert_key(&label, &k, budgets)).await?;
     state
-        .reload_keys()
+        .off_thread(|s| s.reload_keys())
+        .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut v = json!(row);
     v["key"] = Value::String(key);
@@ -160,7 +161,8 @@ async fn revoke_key(
         ));
     }
     state
-        .reload_keys()
+        .off_thread(|s| s.reload_keys())
+        .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -187,7 +189,8 @@ async fn put_price(
     let row = p.clone();
     blocking(move || db.set_price(&row)).await?;
     state
-        .reload_prices()
+        .off_thread(|s| s.reload_prices())
+        .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(json!(p)))
 }
@@ -205,7 +208,8 @@ async fn delete_price(
         ));
     }
     state
-        .reload_prices()
+        .off_thread(|s| s.reload_prices())
+        .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
