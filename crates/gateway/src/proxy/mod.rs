@@ -224,22 +224,15 @@ async fn embed_inner(
         Some(entry) => state.credentials.get(entry).await.ok().flatten(),
         None => None,
     };
-    let mut url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
-    let mut headers = json_headers();
-    upstream::apply_auth(
-        &mut headers,
-        &mut url,
-        provider,
-        Format::Chat,
-        key.as_deref(),
-    )
-    .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
+    let url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
     let resp = single_call(
         state,
-        &provider.name,
-        &url,
-        headers,
-        Bytes::from(json.to_string()),
+        provider,
+        Format::Chat,
+        url,
+        json_headers(),
+        key.as_deref(),
+        &json,
     )
     .await?;
     let status = resp.status;
@@ -294,7 +287,7 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             Some(entry) => state.credentials.get(entry).await.ok().flatten(),
             None => None,
         };
-        let mut url = format!(
+        let url = format!(
             "{}/messages/count_tokens",
             provider.base_url.trim_end_matches('/')
         );
@@ -304,20 +297,14 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
         let mut up_headers = json_headers();
         up_headers.insert("anthropic-version", version);
-        upstream::apply_auth(
-            &mut up_headers,
-            &mut url,
-            provider,
-            Format::Messages,
-            key.as_deref(),
-        )
-        .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
         let resp = single_call(
             state,
-            &provider.name,
-            &url,
+            provider,
+            Format::Messages,
+            url,
             up_headers,
-            Bytes::from(json.to_string()),
+            key.as_deref(),
+            &json,
         )
         .await?;
         let status = resp.status;
@@ -989,23 +976,32 @@ fn final_error(
         .render(client),
     )
 }
-/// One upstream call of the single-call endpoints, bounded like an attempt's wait for headers
-/// (a connection that accepts and then stalls, TLS included, must not hang the client).
+/// One upstream call of the single-call endpoints: the account's key where the provider wants
+/// it, and a bound like an attempt's wait for headers (a connection that accepts and then
+/// stalls, TLS included, must not hang the client).
 async fn single_call(
     state: &AppState,
-    provider: &str,
-    url: &str,
-    headers: HeaderMap,
-    body: Bytes,
+    provider: &Provider,
+    format: Format,
+    mut url: String,
+    mut headers: HeaderMap,
+    key: Option<&str>,
+    body: &Value,
 ) -> Result<transport::Answer, ApiError> {
+    upstream::apply_auth(&mut headers, &mut url, provider, format, key)
+        .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
     let wait = attempt::Timeouts::default().first_byte;
-    match tokio::time::timeout(wait, state.http.post(url, headers, body)).await {
-        Ok(r) => r.map_err(|e| upstream::unreachable(provider, url, e)),
+    let send = state
+        .http
+        .post(&url, headers, Bytes::from(body.to_string()));
+    match tokio::time::timeout(wait, send).await {
+        Ok(r) => r.map_err(|e| upstream::unreachable(&provider.name, &url, e)),
         Err(_) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "upstream_timeout",
             format!(
-                "provider {provider:?} sent no response headers within {} s",
+                "provider {:?} sent no response headers within {} s",
+                provider.name,
                 wait.as_secs()
             ),
         )),
