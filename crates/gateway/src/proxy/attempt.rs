@@ -221,11 +221,7 @@ pub async fn run(
         path = path.replace("?alt=sse", "");
     }
     let mut url = format!("{}{}", p.base_url.trim_end_matches('/'), path);
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let mut headers = upstream::json_headers();
     upstream::apply_auth(&mut headers, &mut url, p, upstream, key.as_deref())
         .map_err(|msg| AttemptFailure::plain(Failure::Connect(msg.clone()), "key", msg))?;
     if upstream == Format::Kiro {
@@ -395,7 +391,8 @@ async fn ready(
     content_type: Option<HeaderValue>,
     t: &Timeouts,
 ) -> Result<Committed, AttemptFailure> {
-    let mut up = resp.body.fuse().boxed();
+    // The body ends for good once it ended (Coalesce), so it needs no fusing.
+    let mut up = resp.body;
     let deadline = tokio::time::Instant::now() + t.readiness;
     let mut held: Vec<Bytes> = Vec::new();
     let mut held_len = 0usize;

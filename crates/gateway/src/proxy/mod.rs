@@ -230,7 +230,7 @@ async fn embed_inner(
         provider,
         Format::Chat,
         url,
-        json_headers(),
+        upstream::json_headers(),
         key.as_deref(),
         &json,
     )
@@ -295,7 +295,7 @@ async fn count(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
             .get("anthropic-version")
             .cloned()
             .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-        let mut up_headers = json_headers();
+        let mut up_headers = upstream::json_headers();
         up_headers.insert("anthropic-version", version);
         let resp = single_call(
             state,
@@ -1037,16 +1037,6 @@ async fn single_error(
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
-}
-
-/// Headers of a JSON POST to an upstream.
-fn json_headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h
 }
 
 /// The key a client sent, from wherever it put it (for the guard).

@@ -144,59 +144,68 @@ impl Transport {
     pub async fn post(
         &self,
         url: &str,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         body: Bytes,
     ) -> Result<Answer, TransportError> {
-        let kind = match &self.kind {
-            Kind::Direct(_) if has_credentials(url) => {
-                let client =
-                    match self.with_credentials.get() {
-                        Some(c) => c,
-                        None => {
-                            let c = reqwest_builder().no_proxy().build().map_err(|e| {
-                                TransportError {
-                                    message: super::upstream::chain(&e),
-                                    timeout: false,
-                                }
-                            })?;
-                            self.with_credentials.get_or_init(|| c)
-                        }
-                    };
-                return via_reqwest(client, url, headers, body).await;
-            }
-            k => k,
-        };
-        match kind {
-            Kind::Direct(client) => {
-                let uri: Uri =
-                    url.parse()
-                        .map_err(|e: axum::http::uri::InvalidUri| TransportError {
-                            message: format!("the provider's URL is not valid: {e}"),
-                            timeout: false,
-                        })?;
-                if !headers.contains_key(header::USER_AGENT) {
-                    headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-                }
-                if !headers.contains_key(header::ACCEPT) {
-                    headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-                }
-                let mut req = axum::http::Request::new(Full::new(body));
-                *req.method_mut() = axum::http::Method::POST;
-                *req.uri_mut() = uri;
-                *req.headers_mut() = headers;
-                let resp = client.request(req).await.map_err(|e| sending(&e))?;
-                let (parts, incoming) = resp.into_parts();
-                Ok(Answer {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: Coalesce::new(incoming.into_data_stream().map_err(|e| TransportError {
-                        message: super::upstream::chain(&e),
-                        timeout: false,
-                    }))
-                    .boxed(),
-                })
-            }
+        match &self.kind {
             Kind::Proxied(client) => via_reqwest(client, url, headers, body).await,
+            Kind::Direct(_) if super::upstream::has_credentials(url) => {
+                via_reqwest(self.credentials_client()?, url, headers, body).await
+            }
+            Kind::Direct(client) => direct(client, url, headers, body).await,
+        }
+    }
+
+    fn credentials_client(&self) -> Result<&reqwest::Client, TransportError> {
+        if let Some(c) = self.with_credentials.get() {
+            return Ok(c);
+        }
+        let c = reqwest_builder().no_proxy().build()?;
+        Ok(self.with_credentials.get_or_init(|| c))
+    }
+}
+
+async fn direct(
+    client: &Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    url: &str,
+    mut headers: HeaderMap,
+    body: Bytes,
+) -> Result<Answer, TransportError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| TransportError {
+            message: format!("the provider's URL is not valid: {e}"),
+            timeout: false,
+        })?;
+    if !headers.contains_key(header::USER_AGENT) {
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    }
+    if !headers.contains_key(header::ACCEPT) {
+        headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    }
+    let mut req = axum::http::Request::new(Full::new(body));
+    *req.method_mut() = axum::http::Method::POST;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    let resp = client.request(req).await.map_err(|e| sending(&e))?;
+    let (parts, incoming) = resp.into_parts();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: Coalesce::new(incoming.into_data_stream().map_err(|e| TransportError {
+            message: super::upstream::chain(&e),
+            timeout: false,
+        }))
+        .boxed(),
+    })
+}
+
+/// reqwest's error without the URL it names (which may carry `?key=`).
+impl From<reqwest::Error> for TransportError {
+    fn from(e: reqwest::Error) -> Self {
+        Self {
+            timeout: e.is_timeout(),
+            message: super::upstream::chain(&e.without_url()),
         }
     }
 }
@@ -208,39 +217,19 @@ fn reqwest_builder() -> reqwest::ClientBuilder {
         .user_agent(USER_AGENT)
 }
 
-/// `scheme://user:password@host…`
-fn has_credentials(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    authority.contains('@')
-}
-
 async fn via_reqwest(
     client: &reqwest::Client,
     url: &str,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Answer, TransportError> {
-    let resp = client
-        .post(url)
-        .headers(headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| TransportError {
-            timeout: e.is_timeout(),
-            message: super::upstream::chain(&e.without_url()),
-        })?;
+    let resp = client.post(url).headers(headers).body(body).send().await?;
     let status = resp.status();
     let headers = resp.headers().clone();
     Ok(Answer {
         status,
         headers,
-        body: Coalesce::new(resp.bytes_stream().map_err(|e| TransportError {
-            timeout: e.is_timeout(),
-            message: super::upstream::chain(&e.without_url()),
-        }))
-        .boxed(),
+        body: Coalesce::new(resp.bytes_stream().map_err(TransportError::from)).boxed(),
     })
 }
 

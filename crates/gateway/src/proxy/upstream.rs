@@ -131,15 +131,7 @@ pub fn redirect_message(provider: &str, status: StatusCode, headers: &HeaderMap)
     let to = headers
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .map(|l| match reqwest::Url::parse(l) {
-            Ok(mut u) => {
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-                u.set_query(None);
-                format!(" to {u}")
-            }
-            Err(_) => format!(" to {}", redact_url(l)),
-        })
+        .map(|l| format!(" to {}", redact_url(l)))
         .unwrap_or_default();
     format!(
         "provider {provider:?} answered {status} (a redirect{to}); Switchyard does not follow redirects: set the provider's base URL to where its API now lives"
@@ -150,12 +142,33 @@ pub fn redirect_message(provider: &str, status: StatusCode, headers: &HeaderMap)
 /// message or a log).
 pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
     let url = url.split('?').next().unwrap_or(url);
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) if !scheme.is_empty() => format!("{scheme}://{}", &rest[at + 1..]).into(),
-        _ => url.into(),
+    match credentials_span(url) {
+        Some(span) => format!("{}{}", &url[..span.start], &url[span.end..]).into(),
+        None => url.into(),
     }
+}
+
+/// Whether a URL carries `user:password@`.
+pub fn has_credentials(url: &str) -> bool {
+    credentials_span(url).is_some()
+}
+
+/// Where `user:password@` sits in `scheme://user:password@host/…`, if it does.
+fn credentials_span(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.rfind('@').map(|at| start..start + at + 1)
+}
+
+/// Headers of a JSON POST to an upstream.
+pub fn json_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h
 }
 
 pub async fn read_limited(mut body: BodyStream, limit: usize) -> Result<Vec<u8>, String> {
