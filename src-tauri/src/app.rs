@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchyard_cli_config as cli;
-use switchyard_gateway::server::{AppState, GatewayEvent};
+use switchyard_gateway::admin;
+use switchyard_gateway::state::{AppState, GatewayEvent};
 use switchyard_gateway::{Gateway, GatewayConfig, StartError};
 use tauri::menu::MenuEvent;
 use tauri::tray::TrayIconBuilder;
@@ -29,7 +30,7 @@ const TRAY_ID: &str = "main";
 const TRAY_DEBOUNCE: Duration = Duration::from_millis(100);
 /// Countdown labels are recomputed at least this often (and tool states re-read).
 const TRAY_TICK: Duration = Duration::from_secs(30);
-/// "Refresh quotas" is throttled (desktop.md §1: no refresh storms).
+/// "Refresh quotas" is throttled (docs/desktop.md §1: no refresh storms).
 const REFRESH_THROTTLE: Duration = Duration::from_secs(10);
 /// Upper bound for a clean gateway stop on Quit (the gateway itself waits at most 5 s).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
@@ -260,7 +261,7 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
     }
 
     // 3. The tray, with its menu attached at build time (a menu attached later may not show on
-    // Linux, desktop.md §2).
+    // Linux, docs/desktop.md §2).
     let (menu, tray_menu) = TrayMenu::build(app, tray_model(&state))?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(tauri::include_image!("../icons/tray.png"))
@@ -312,12 +313,12 @@ fn create_main_window(app: &AppHandle, url: &Url, visible: bool) -> tauri::Resul
 }
 
 fn now_unix() -> u64 {
-    switchyard_gateway::routing::now_unix()
+    switchyard_gateway::clock::now_unix()
 }
 
 /// The gateway's origin, what the coding tools are pointed at.
 fn base_url(gw: &AppState) -> String {
-    format!("http://127.0.0.1:{}", gw.local_addr.port())
+    admin::tools::base_url(gw)
 }
 
 /// Copies combos, the active combo and every account's quota windows into the tray state.
@@ -564,16 +565,9 @@ fn configure_tool(app: &AppHandle, id: &str) {
         let Some(gw) = &shell.gw else { return };
         let result = (|| -> Result<cli::Applied, String> {
             let home = cli::Home::detect().map_err(|e| e.to_string())?;
-            let tag = tool
-                .key_prefix()
-                .trim_start_matches("sy-")
-                .trim_end_matches('-');
-            let token = client_token(gw, tag, &format!("{} (tray)", tool.display_name()))?;
-            let target = cli::Target {
-                base_url: base_url(gw),
-                token,
-                model: Some(gw.router.active_alias()),
-            };
+            // The same target the dashboard's Apply writes (model only while a combo is active).
+            let label = format!("{} (tray)", tool.display_name());
+            let target = admin::tools::target(gw, Some(&label)).map_err(|e| e.message)?;
             cli::apply(&home, tool, &target).map_err(|e| e.to_string())
         })();
         let warning = match result {
@@ -589,20 +583,6 @@ fn configure_tool(app: &AppHandle, id: &str) {
         shell.tools_dirty.store(true, Ordering::SeqCst);
         shell.update(|s| s.set_warning(&format!("tool:{}", tool.id()), Some(warning)));
     });
-}
-
-/// The token a tool (or the clipboard) gets: the managed placeholder while client keys are not
-/// required, otherwise a freshly minted client key (only its hash is stored).
-fn client_token(gw: &AppState, tag: &str, label: &str) -> Result<String, String> {
-    if !gw.settings().require_api_key {
-        return Ok(cli::MANAGED_TOKEN.to_string());
-    }
-    let key = switchyard_gateway::storage::keys::generate(tag);
-    gw.db
-        .insert_key(label, &key, Default::default())
-        .map_err(|e| e.to_string())?;
-    gw.reload_keys().map_err(|e| e.to_string())?;
-    Ok(key)
 }
 
 /// Recomputes quota rows now and re-reads tool states; throttled to one per 10 s.
@@ -642,7 +622,7 @@ fn copy_api_key(app: &AppHandle) {
         let Some(gw) = &app2.state::<Shell>().gw else {
             return;
         };
-        match client_token(gw, "tray", "copied from the tray") {
+        match admin::tools::client_token(gw, "copied from the tray") {
             Ok(key) => copy_text(&app2, "API key", key),
             Err(e) => tracing::warn!("cannot create a client key: {e}"),
         }

@@ -1,4 +1,4 @@
-//! Notifications as pure state machines (quota.md §7).
+//! Notifications as pure state machines (docs/quota.md §7).
 //!
 //! - [`Notifier`]: a quota window crossing 80 % / 95 %, a window exhausted, a window reset.
 //!   Deduplicated by (account, window kind, threshold, window instance); states already present
@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use switchyard_gateway::quota::{self, QuotaWindow};
-use switchyard_gateway::server::NotifySettings;
+use switchyard_gateway::state::NotifySettings;
 
 use crate::tray_model::AccountEntry;
 

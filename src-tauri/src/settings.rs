@@ -2,7 +2,7 @@
 //! (Linux: `$XDG_CONFIG_HOME/dev.switchyard.desktop/desktop.json`).
 //!
 //! - `light_mode` (default off): closing the window destroys the webview instead of hiding it, so
-//!   the idle app is only the gateway; "Open dashboard" recreates it (desktop.md §4). Toggled by
+//!   the idle app is only the gateway; "Open dashboard" recreates it (docs/desktop.md §4). Toggled by
 //!   the tray item "Light mode (free memory when closed)". `SWITCHYARD_LIGHT=1` / `=0` overrides
 //!   the stored value at start (the stored value is kept; a click in the tray stores the new one).
 //!

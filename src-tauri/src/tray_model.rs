@@ -3,7 +3,7 @@
 //! `tray_model` turns a [`TrayState`] into a list of [`MenuRow`]s with stable ids. The adapter in
 //! `tray.rs` renders the rows; it rebuilds the native menu only when [`needs_rebuild`] says the
 //! set/order of ids (or a row's kind) changed, and otherwise updates labels and check marks in place
-//! (desktop.md §3). Nothing here touches Tauri, so it is unit-tested without a display. The clock is
+//! (docs/desktop.md §3). Nothing here touches Tauri, so it is unit-tested without a display. The clock is
 //! part of the state (`now`), so countdown texts are tested at fixed clocks.
 
 use std::net::SocketAddr;

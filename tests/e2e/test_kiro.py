@@ -3,7 +3,7 @@
 The mock's `/generateAssistantResponse` refuses what the real service refuses ("Improperly
 formed request." for a system field, a `[1m]` model, history that does not alternate, tools
 outside the current message), so every successful call here also checks the encoder's shape.
-Kiro reports no token counts, so usage is not asserted. formats.md #14: a tool call must reach
+Kiro reports no token counts, so usage is not asserted. docs/formats.md #14: a tool call must reach
 the client as `tool_calls` / `tool_use`.
 """
 
@@ -82,10 +82,10 @@ def test_openai_tool_round_trip_finishes_as_tool_calls(gw, mock, stream):
                 args += (tc.function.arguments or "") if tc.function else ""
             if ch.choices[0].finish_reason:
                 finish.append(ch.choices[0].finish_reason)
-        assert finish == ["tool_calls"], "formats.md #14"
+        assert finish == ["tool_calls"], "docs/formats.md #14"
     else:
         r = c.chat.completions.create(model="kro/kiro-mock", tools=[WEATHER_OAI], messages=msgs)
-        assert r.choices[0].finish_reason == "tool_calls", "formats.md #14"
+        assert r.choices[0].finish_reason == "tool_calls", "docs/formats.md #14"
         tc = r.choices[0].message.tool_calls[0]
         call_id, name, args = tc.id, tc.function.name, tc.function.arguments
     assert name == "get_weather" and args == '{"city":"Paris"}'
@@ -111,7 +111,7 @@ def test_anthropic_tool_round_trip(gw, stream):
             first = s.get_final_message()
     else:
         first = c.messages.create(model="kro/kiro-mock", max_tokens=256, tools=[WEATHER], messages=msgs)
-    assert first.stop_reason == "tool_use", "formats.md #14"
+    assert first.stop_reason == "tool_use", "docs/formats.md #14"
     calls = [b for b in first.content if b.type == "tool_use"]
     assert len(calls) == 1 and calls[0].name == "get_weather" and calls[0].input == {"city": "Paris"}
     msgs += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},

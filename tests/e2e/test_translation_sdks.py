@@ -181,7 +181,7 @@ def test_openai_sdk_against_anthropic_upstream(gw, mock, stream):
         r = c.chat.completions.create(model="ant/claude-mock", messages=[{"role": "user", "content": "hey"}])
         text, usage = r.choices[0].message.content, r.usage
     assert text == "Hello from mock-upstream! You said: hey"
-    # message_start input 12 + message_delta cache_read 100, output 20 (formats.md §9).
+    # message_start input 12 + message_delta cache_read 100, output 20 (docs/formats.md §9).
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (112, 20, 132)
     assert usage.prompt_tokens_details.cached_tokens == 100
     body = mock.requests()[-1]["body"]
@@ -262,7 +262,7 @@ def _pieces_with_first_time(texts):
     return first_ms, "".join(pieces)
 
 
-# formats.md #35: a 300 ms drip upstream is a 300 ms drip at the client, in every direction:
+# docs/formats.md #35: a 300 ms drip upstream is a 300 ms drip at the client, in every direction:
 # translated (Claude client to each other format, OpenAI client to Messages and Kiro) and
 # passthrough (where only the usage tap reads the stream).
 @pytest.mark.parametrize("client,upstream", [
@@ -290,7 +290,7 @@ def test_streams_are_not_buffered_in_any_direction(drip, client, upstream):
 
 
 def test_forced_server_tool_is_refused_for_other_formats(gw):
-    """formats.md #15: a server tool is never turned into a function; forcing one where it cannot
+    """docs/formats.md #15: a server tool is never turned into a function; forcing one where it cannot
     run is the client's 400 `unsupported_feature`, said before any upstream is called."""
     search = {"type": "web_search_20250305", "name": "web_search"}
     with pytest.raises(anthropic.BadRequestError) as e:

@@ -16,35 +16,7 @@ pub const USER_FILE: &str = "providers.toml";
 
 const BUILTIN: &str = include_str!("../catalog/providers.toml");
 
-/// The wire format an upstream speaks (names as used in the management API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WireFormat {
-    /// OpenAI Chat Completions.
-    Openai,
-    /// Anthropic Messages.
-    Anthropic,
-    Gemini,
-    /// OpenAI Responses.
-    Responses,
-    /// Kiro / AWS CodeWhisperer (upstream only).
-    Kiro,
-}
-
-/// Where the key goes on the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthStyle {
-    /// `Authorization: Bearer <key>`
-    Bearer,
-    /// `x-api-key: <key>`
-    XApiKey,
-    /// `x-goog-api-key: <key>`
-    XGoogApiKey,
-    /// `?key=<key>`
-    QueryKey,
-    None,
-}
+pub use switchyard_types::{AuthStyle, Format};
 
 /// Per-provider behaviour the request path must honour. The vocabulary is documented at the top of
 /// `catalog/providers.toml`; an unknown flag fails to load instead of being silently ignored.
@@ -101,7 +73,7 @@ pub struct CatalogProvider {
     pub alias: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_aliases: Vec<String>,
-    pub format: WireFormat,
+    pub format: Format,
     /// May contain `{name}` placeholders; see [`CatalogProvider::fill_base_url`].
     pub base_url: String,
     pub auth: AuthStyle,
@@ -164,7 +136,7 @@ impl CatalogProvider {
     }
 }
 
-/// When a drifting value was seen and how it may be used (providers.md §7).
+/// When a drifting value was seen and how it may be used (docs/providers.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriftUse {
@@ -336,7 +308,7 @@ impl Catalog {
             .find(|p| p.aliases().any(|a| a.eq_ignore_ascii_case(alias)))
     }
 
-    /// The `provider-ref` of a model string: an id or an alias (routing.md §2).
+    /// The `provider-ref` of a model string: an id or an alias (docs/routing.md §2).
     pub fn lookup(&self, id_or_alias: &str) -> Option<&CatalogProvider> {
         self.by_id(id_or_alias)
             .or_else(|| self.by_alias(id_or_alias))

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Default port of the gateway (what the CLI configurators point coding tools at).
 pub const DEFAULT_PORT: u16 = 20128;
-/// formats.md §5: a keepalive every 15 s of upstream silence.
+/// docs/formats.md §5: a keepalive every 15 s of upstream silence.
 pub const DEFAULT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Default request body limit: long Claude Code contexts with images exceed 10 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;

@@ -23,12 +23,14 @@ extern "C" {
 /// 13 to 20 MiB. mimalloc reads the option when it reserves its first arena, i.e. at the first
 /// Rust allocation, which happens before `main`; so on Linux this runs as an ELF constructor,
 /// before the Rust runtime allocates anything. Elsewhere it runs first thing in `main`.
+#[allow(unsafe_code)]
 extern "C" fn lazy_arena_commit() {
     // SAFETY: sets a plain option value; mimalloc reads options without locking.
     unsafe { mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
 }
 
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
 #[used]
 #[link_section = ".init_array"]
 static LAZY_ARENA_COMMIT: extern "C" fn() = lazy_arena_commit;

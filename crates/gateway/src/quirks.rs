@@ -20,7 +20,7 @@ pub fn apply_chat(out: &mut Value, req: &Request, quirks: &[Quirk]) {
 }
 
 /// DeepSeek/Kimi/Qwen thinking models reject an assistant tool-call turn without its
-/// `reasoning_content` (formats.md #27): put back what the history carried, or an empty string.
+/// `reasoning_content` (docs/formats.md #27): put back what the history carried, or an empty string.
 fn replay_reasoning(out: &mut Value, req: &Request) {
     let mut thoughts = req
         .messages

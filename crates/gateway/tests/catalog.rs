@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use switchyard_gateway::catalog::{
-    AuthStyle, Catalog, CatalogError, DriftUse, Quirk, WireFormat, USER_FILE,
+    AuthStyle, Catalog, CatalogError, DriftUse, Format, Quirk, USER_FILE,
 };
 
 fn write_user_file(dir: &Path, body: &str) {
@@ -19,82 +19,82 @@ fn builtin_catalog_validates_and_is_large_enough() {
 #[test]
 fn builtin_matches_the_reference() {
     let c = Catalog::builtin();
-    // (id, alias, format, base_url, auth) exactly as providers.md §2 gives them.
+    // (id, alias, format, base_url, auth) exactly as docs/providers.md §2 gives them.
     let expected = [
         (
             "openai",
             "openai",
-            WireFormat::Openai,
+            Format::Chat,
             "https://api.openai.com/v1",
             AuthStyle::Bearer,
         ),
         (
             "anthropic",
             "anthropic",
-            WireFormat::Anthropic,
+            Format::Messages,
             "https://api.anthropic.com/v1",
             AuthStyle::XApiKey,
         ),
         (
             "gemini",
             "gemini",
-            WireFormat::Gemini,
+            Format::Gemini,
             "https://generativelanguage.googleapis.com/v1beta",
             AuthStyle::XGoogApiKey,
         ),
         (
             "deepseek",
             "ds",
-            WireFormat::Openai,
+            Format::Chat,
             "https://api.deepseek.com/v1",
             AuthStyle::Bearer,
         ),
         (
             "groq",
             "groq",
-            WireFormat::Openai,
+            Format::Chat,
             "https://api.groq.com/openai/v1",
             AuthStyle::Bearer,
         ),
         (
             "perplexity",
             "pplx",
-            WireFormat::Openai,
+            Format::Chat,
             "https://api.perplexity.ai",
             AuthStyle::Bearer,
         ),
         (
             "minimax",
             "minimax",
-            WireFormat::Anthropic,
+            Format::Messages,
             "https://api.minimax.io/anthropic/v1",
             AuthStyle::Bearer,
         ),
         (
             "kimi-coding-apikey",
             "kmca",
-            WireFormat::Anthropic,
+            Format::Messages,
             "https://api.kimi.com/coding/v1",
             AuthStyle::XApiKey,
         ),
         (
             "enally",
             "enly",
-            WireFormat::Openai,
+            Format::Chat,
             "https://ai.enally.in",
             AuthStyle::XApiKey,
         ),
         (
             "pollinations",
             "pol",
-            WireFormat::Openai,
+            Format::Chat,
             "https://text.pollinations.ai/openai",
             AuthStyle::None,
         ),
         (
             "cloudflare-ai",
             "cf",
-            WireFormat::Openai,
+            Format::Chat,
             "https://api.cloudflare.com/client/v4/accounts/{account_id}/ai/v1",
             AuthStyle::Bearer,
         ),
@@ -202,7 +202,7 @@ values = ["2099-01-01"]
     let acme = c.by_alias("acme").unwrap();
     assert_eq!(
         (acme.format, acme.auth),
-        (WireFormat::Anthropic, AuthStyle::XApiKey)
+        (Format::Messages, AuthStyle::XApiKey)
     );
     assert_eq!(acme.models, ["acme-1"]);
 

@@ -875,7 +875,7 @@ async fn keyless_local_providers_need_no_keychain() {
 
 #[tokio::test]
 async fn a_responses_body_on_the_chat_path_is_answered_in_chat_format() {
-    // Cursor does this (formats.md #30).
+    // Cursor does this (docs/formats.md #30).
     let env = Env::new(MockConfig::default()).await;
     env.add_mock_provider().await;
     let r = env

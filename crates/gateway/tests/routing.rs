@@ -420,7 +420,7 @@ async fn pausing_refuses_requests_and_failovers_are_announced() {
     assert_eq!(env.chat("work").await.status(), 200);
     let mut failover = None;
     while let Ok(ev) = events.try_recv() {
-        if let switchyard_gateway::server::GatewayEvent::Failover {
+        if let switchyard_gateway::state::GatewayEvent::Failover {
             combo, served_by, ..
         } = ev
         {

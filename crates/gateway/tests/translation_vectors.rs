@@ -6,7 +6,7 @@
 //! Kiro cases give `upstream_frames` instead (`{"event"|"exception": name, "payload": json}`,
 //! encoded as AWS event-stream frames and fed in two halves each, `cut_last` feeding only half
 //! of the last); `upstream_framing: "json-array"` reads `upstream_sse` as Gemini's unframed
-//! stream (formats.md #32).
+//! stream (docs/formats.md #32).
 //! Run with `BLESS=1` to print the actual output of a failing case for review.
 
 use serde_json::Value;
@@ -205,7 +205,7 @@ fn stream_vectors() {
     );
 }
 
-/// formats.md #11: an answer without content must look empty to the proxy (which then fails
+/// docs/formats.md #11: an answer without content must look empty to the proxy (which then fails
 /// over while nothing has reached the client), so the decoders report no content for it.
 #[test]
 fn answers_without_content_report_no_content() {

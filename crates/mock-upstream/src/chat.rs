@@ -86,7 +86,7 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
     let usage = json!({"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21});
     let id = format!("chatcmpl-mock{index}");
     let created = (crate::now_ms() / 1000) as u64;
-    // `stream-only*` models stream whatever the request asks, like Codex's backend (formats.md #8).
+    // `stream-only*` models stream whatever the request asks, like Codex's backend (docs/formats.md #8).
     let streams = parsed
         .get("stream")
         .and_then(Value::as_bool)

@@ -85,7 +85,7 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         json!({"id": id, "object": "response", "created_at": 1, "status": status,
         "model": model, "output": output, "usage": usage})
     };
-    // `stream-only*` models stream whatever the request asks, like Codex's backend (formats.md #8).
+    // `stream-only*` models stream whatever the request asks, like Codex's backend (docs/formats.md #8).
     let streams = parsed
         .get("stream")
         .and_then(Value::as_bool)

@@ -1,13 +1,13 @@
 //! Management API for the accounts of a provider: several API keys per provider, enable/disable,
 //! priority (fill-first order), and the provider's account-selection strategy.
 
-use super::errors::ApiError;
-use super::management::{blocking, storage_error, MANAGEMENT_BODY_LIMIT};
-use super::read_body;
-use crate::server::AppState;
-use crate::storage::accounts::{key_ref, valid_label};
+use super::json::JsonBody;
+use super::management::{blocking, storage_error};
+use crate::admin::{self, accounts::AddAccount};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::accounts::view;
 use crate::storage::Account;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -53,94 +53,14 @@ async fn list(
     Ok(Json(p.accounts.clone()))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddAccount {
-    label: String,
-    #[serde(default)]
-    api_key: String,
-    #[serde(default)]
-    priority: Option<u32>,
-}
-
 /// `POST /api/providers/{name}/accounts {"label":"work","api_key":"sk-…","priority":2}`.
 async fn add(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    body: Body,
+    JsonBody(req): JsonBody<AddAccount>,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: AddAccount =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid account JSON: {e}")))?;
-    let label = req.label.trim().to_string();
-    if !valid_label(&label) {
-        return Err(bad(format!(
-            "account label {:?} is not valid: use 1-64 letters, digits, '-', '_' or '.'",
-            req.label
-        )));
-    }
-    let key = req.api_key.trim().to_string();
-    if let Some(problem) = super::key_problem(&key) {
-        return Err(bad(problem));
-    }
-    let providers = state.providers();
-    let p = providers
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| provider_missing(&name))?;
-    let _serial = state.mutations.lock().await;
-    // Checked under the lock, so a concurrent duplicate cannot overwrite this account's key.
-    let db = state.db.clone();
-    let (n, l) = (name.clone(), label.clone());
-    if blocking(move || db.get_account(&n, &l)).await?.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "account_exists",
-            format!("provider {name:?} already has an account {label:?}"),
-        ));
-    }
-    let entry = (!key.is_empty()).then(|| key_ref(&name, &label));
-    if let Some(e) = &entry {
-        state.credentials.set(e, &key).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "keychain_unavailable",
-                format!("cannot store the API key: {e}"),
-            )
-        })?;
-    }
-    let account = Account {
-        provider: name.clone(),
-        label: label.clone(),
-        key_ref: entry.clone(),
-        enabled: true,
-        priority: req.priority.unwrap_or_else(|| {
-            p.accounts
-                .iter()
-                .map(|a| a.priority)
-                .max()
-                .unwrap_or(0)
-                .saturating_add(1)
-        }),
-        created_at: String::new(),
-    };
-    let db = state.db.clone();
-    let saved = match blocking(move || db.insert_account(&account)).await {
-        Ok(a) => a,
-        Err(e) => {
-            if let Some(entry) = &entry {
-                let _ = state.credentials.delete(entry).await;
-            }
-            return Err(e);
-        }
-    };
-    state.router.forget_account(&name, &label);
-    state
-        .off_thread(|s| s.reload_providers())
-        .await
-        .map_err(storage_error)?;
-    tracing::info!(provider = %name, account = %label, "account added");
-    Ok((StatusCode::CREATED, Json(saved)).into_response())
+    let saved = admin::accounts::add(&state, &name, req).await?;
+    Ok((StatusCode::CREATED, Json(view(&saved))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,11 +75,8 @@ struct UpdateAccount {
 async fn update(
     State(state): State<Arc<AppState>>,
     Path((name, label)): Path<(String, String)>,
-    body: Body,
+    JsonBody(req): JsonBody<UpdateAccount>,
 ) -> Result<Json<Account>, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: UpdateAccount =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid account JSON: {e}")))?;
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let (n, l) = (name.clone(), label.clone());
@@ -204,7 +121,7 @@ async fn remove(
 #[serde(deny_unknown_fields)]
 struct ProviderSettings {
     #[serde(default)]
-    account_strategy: Option<String>,
+    account_strategy: Option<crate::routing::strategy::AccountStrategy>,
     /// Per-account limits: `{"rpm","min_gap_ms","max_concurrent","queue"}`; `{}` removes them.
     #[serde(default)]
     limits: Option<crate::routing::limits::Limits>,
@@ -214,26 +131,15 @@ struct ProviderSettings {
 async fn provider_settings(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    body: Body,
+    JsonBody(req): JsonBody<ProviderSettings>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: ProviderSettings =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     if !state.providers().iter().any(|p| p.name == name) {
         return Err(provider_missing(&name));
     }
-    if let Some(strategy) = &req.account_strategy {
-        serde_json::from_value::<crate::routing::strategy::AccountStrategy>(
-            serde_json::Value::String(strategy.clone()),
-        )
-        .map_err(|_| {
-            bad(format!(
-                "unknown account strategy {strategy:?}; use fill-first, round-robin, p2c, random or least-used"
-            ))
-        })?;
+    if let Some(strategy) = req.account_strategy {
         let db = state.db.clone();
-        let (n, s) = (name.clone(), strategy.clone());
-        blocking(move || db.set_account_strategy(&n, &s)).await?;
+        let n = name.clone();
+        blocking(move || db.set_account_strategy(&n, strategy)).await?;
     }
     if let Some(l) = req.limits {
         if l.max_concurrent == Some(0) || l.rpm == Some(0) {
@@ -254,7 +160,7 @@ async fn provider_settings(
         .providers()
         .iter()
         .find(|p| p.name == name)
-        .map(|p| p.account_strategy.clone())
+        .map(|p| p.account_strategy)
         .unwrap_or_default();
     Ok(Json(
         serde_json::json!({"provider": name, "account_strategy": p,

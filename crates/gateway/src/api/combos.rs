@@ -1,11 +1,12 @@
 //! Management API for routing: combos (CRUD, reorder, dry-run test), the active combo, routing
 //! health (cooldowns, breakers; reset), quota windows, settings, and the compact `/status`.
 
-use super::errors::ApiError;
-use super::management::{blocking, storage_error, MANAGEMENT_BODY_LIMIT};
+use super::json::JsonBody;
+use super::management::{blocking, storage_error};
 use super::read_body;
+use crate::error::ApiError;
 use crate::routing::combos;
-use crate::server::{AppState, Settings};
+use crate::state::{AppState, Settings};
 use crate::storage::{Combo, ComboConfig, ComboTarget, StorageError};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -88,10 +89,11 @@ fn parse_target(v: &Value, combos: &[Combo]) -> Result<ComboTarget, ApiError> {
     }
 }
 
-async fn parse_body(state: &AppState, body: Body, name: Option<String>) -> Result<Combo, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: ComboIn =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid combo JSON: {e}")))?;
+async fn parse_body(
+    state: &AppState,
+    req: ComboIn,
+    name: Option<String>,
+) -> Result<Combo, ApiError> {
     let combos = state.router.combos();
     let name = match (name, req.name) {
         (Some(path), Some(body)) if path != body => {
@@ -133,8 +135,11 @@ async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!(state.router.combos().as_slice()))
 }
 
-async fn create(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, ApiError> {
-    let combo = parse_body(&state, body, None).await?;
+async fn create(
+    State(state): State<Arc<AppState>>,
+    JsonBody(req): JsonBody<ComboIn>,
+) -> Result<Response, ApiError> {
+    let combo = parse_body(&state, req, None).await?;
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let saved = tokio::task::spawn_blocking(move || db.save_combo(&combo, false))
@@ -169,10 +174,10 @@ async fn read_one(
 async fn replace(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    body: Body,
+    JsonBody(req): JsonBody<ComboIn>,
 ) -> Result<Json<Combo>, ApiError> {
     find(&state, &name)?;
-    let combo = parse_body(&state, body, Some(name)).await?;
+    let combo = parse_body(&state, req, Some(name)).await?;
     let _serial = state.mutations.lock().await;
     let db = state.db.clone();
     let saved = blocking(move || db.save_combo(&combo, true)).await?;
@@ -232,13 +237,12 @@ async fn action(
 ) -> Result<Response, ApiError> {
     if let Some(name) = rest.strip_suffix("/reorder") {
         let mut combo = find(&state, name)?;
-        let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
         #[derive(Deserialize)]
         struct Order {
             order: Vec<usize>,
         }
-        let o: Order = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("expected {{\"order\":[…]}}: {e}")))?;
+        let bytes = read_body(body, super::json::MANAGEMENT_BODY_LIMIT).await?;
+        let o: Order = super::json::parse(&bytes)?;
         let n = combo.targets.len();
         let mut seen = o.order.clone();
         seen.sort_unstable();
@@ -325,11 +329,8 @@ struct ActiveIn {
 /// is rewritten (the CLIs point at the alias).
 async fn put_active(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    JsonBody(req): JsonBody<ActiveIn>,
 ) -> Result<Json<Value>, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: ActiveIn = serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("expected {{\"name\": \"<combo>\"}}: {e}")))?;
     if let Some(n) = &req.name {
         find(&state, n)?;
     }
@@ -364,13 +365,10 @@ struct ResetIn {
     provider: Option<String>,
 }
 
-async fn reset(State(state): State<Arc<AppState>>, body: Body) -> Result<StatusCode, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: ResetIn = if bytes.is_empty() {
-        ResetIn::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?
-    };
+async fn reset(
+    State(state): State<Arc<AppState>>,
+    JsonBody(req): JsonBody<ResetIn>,
+) -> Result<StatusCode, ApiError> {
     for prefix in state.router.reset(req.provider.as_deref()) {
         let db = state.db.clone();
         blocking(move || db.delete_runtime_state(&prefix)).await?;
@@ -493,16 +491,13 @@ struct SettingsIn {
     #[serde(default)]
     global_fallback: Option<String>,
     #[serde(default)]
-    notify: Option<crate::server::NotifySettings>,
+    notify: Option<crate::state::NotifySettings>,
 }
 
 async fn put_settings(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    JsonBody(req): JsonBody<SettingsIn>,
 ) -> Result<Json<Value>, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: SettingsIn =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid settings JSON: {e}")))?;
     let mut s: Settings = (*state.settings()).clone();
     if let Some(v) = req.require_api_key {
         s.require_api_key = v;

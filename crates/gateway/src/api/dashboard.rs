@@ -1,7 +1,7 @@
 //! The dashboard (the Leptos build in `ui/dist`), embedded in the binary so a headless server has
 //! it too. Unknown `/v1` and `/api` paths get JSON errors, not HTML.
 
-use super::errors::ApiError;
+use crate::error::ApiError;
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 

@@ -7,8 +7,8 @@
 //! - when the gateway binds beyond loopback, requests from other machines need credentials: the
 //!   admin token for `/api` and `/status`, a valid client key for the model APIs.
 
-use super::errors::ApiError;
-use crate::server::AppState;
+use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;

@@ -4,19 +4,16 @@
 pub mod accounts;
 pub mod combos;
 pub mod dashboard;
-pub mod errors;
 pub mod guard;
+pub mod json;
 pub mod management;
-pub mod openai;
 pub mod paths;
 pub mod tools;
 pub mod usage;
+pub mod v1;
 
-use crate::server::AppState;
-use axum::body::Body;
+use crate::state::AppState;
 use axum::{middleware, routing::get, Json, Router};
-use bytes::Bytes;
-use errors::ApiError;
 use std::sync::Arc;
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -31,7 +28,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .merge(usage::router())
                 .merge(tools::router()),
         )
-        .merge(openai::router())
+        .merge(v1::router())
         .fallback(dashboard::fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -44,32 +41,4 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok", "version": crate::VERSION}))
 }
 
-/// Why a provider key cannot be stored, if it cannot: it travels in an HTTP header, which
-/// carries visible ASCII only, and a key pasted from a web page may bring along a space, a line
-/// break or a typographic character that would otherwise fail every request.
-pub fn key_problem(key: &str) -> Option<&'static str> {
-    if key.chars().any(char::is_whitespace) {
-        Some("api_key must not contain spaces")
-    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        Some("api_key must be plain ASCII (letters, digits, symbols); it contains a character a key never has, often an invisible or typographic one picked up when copying it")
-    } else {
-        None
-    }
-}
-
-/// Reads a request body up to `limit` bytes; larger bodies get a 413 in the client's format.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        if too_large {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request(
-                "invalid_request",
-                format!("could not read the request body: {e}"),
-            )
-        }
-    })
-}
+pub use crate::error::read_body;

@@ -1,4 +1,4 @@
-//! Path variants clients really send, normalised before routing (api-surface.md §2): a base URL
+//! Path variants clients really send, normalised before routing (docs/api-surface.md §2): a base URL
 //! without `/v1` (`/chat/completions`), one that already ended in `/v1` (`/v1/v1/…`), tool-specific
 //! prefixes (`/codex/…`, `/claude/…`, `/anthropic/…`, `/gemini/…`) and trailing slashes.
 

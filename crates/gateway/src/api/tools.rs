@@ -2,8 +2,8 @@
 //! CLI, OpenCode, OpenClaw): state of each, a preview (diff) of what Apply would write, Apply,
 //! Restore original. Writes happen only on these explicit calls, never at startup.
 
-use super::errors::ApiError;
-use crate::server::AppState;
+use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -53,27 +53,10 @@ fn home() -> Result<Home, ApiError> {
     Home::detect().map_err(config_error)
 }
 
-/// What the tools are pointed at: this gateway, the active-combo alias when a combo is active,
-/// and a per-tool client key when keys are required (else the managed placeholder).
+/// The target for a tool; `create_key` mints its client key when keys are required.
 fn target_for(state: &AppState, tool: Tool, create_key: bool) -> Result<Target, ApiError> {
-    let token = if state.settings().require_api_key && create_key {
-        let key = crate::storage::keys::generate(&tool.to_string());
-        state
-            .db
-            .insert_key(&tool.to_string(), &key, Default::default())
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        state
-            .reload_keys()
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        key
-    } else {
-        cli::MANAGED_TOKEN.to_string()
-    };
-    Ok(Target {
-        base_url: format!("http://127.0.0.1:{}", state.local_addr.port()),
-        token,
-        model: state.router.active().map(|_| state.router.active_alias()),
-    })
+    let label = tool.to_string();
+    crate::admin::tools::target(state, create_key.then_some(label.as_str()))
 }
 
 fn revoke_where(state: &AppState, pick: impl Fn(&crate::storage::keys::ClientKey) -> bool) {
@@ -87,7 +70,7 @@ fn revoke_where(state: &AppState, pick: impl Fn(&crate::storage::keys::ClientKey
 
 async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let home = home()?;
-    let base = format!("http://127.0.0.1:{}", state.local_addr.port());
+    let base = crate::admin::tools::base_url(&state);
     let rows: Vec<Value> = Tool::ALL
         .iter()
         .map(|t| {

@@ -1,13 +1,12 @@
 //! Management API for the request log (recent rows, totals, latency percentiles), client keys
 //! (create — shown once —, list, revoke; budgets) and the price table.
 
-use super::errors::ApiError;
-use super::management::{blocking, MANAGEMENT_BODY_LIMIT};
-use super::read_body;
-use crate::server::AppState;
+use super::json::JsonBody;
+use super::management::blocking;
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::storage::keys::{self, Budgets};
 use crate::storage::usage::{GroupBy, Price};
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -115,10 +114,10 @@ struct NewKey {
 }
 
 /// `POST /api/keys {"label":"claude-code","daily_usd":5}` → 201 with the key, shown only now.
-async fn create_key(State(state): State<Arc<AppState>>, body: Body) -> Result<Response, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let req: NewKey =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid key JSON: {e}")))?;
+async fn create_key(
+    State(state): State<Arc<AppState>>,
+    JsonBody(req): JsonBody<NewKey>,
+) -> Result<Response, ApiError> {
     let label = req.label.trim().to_string();
     if label.is_empty() || label.len() > 64 {
         return Err(bad("label must be 1-64 characters (e.g. the tool's name)"));
@@ -174,11 +173,8 @@ async fn list_prices(State(state): State<Arc<AppState>>) -> Json<Value> {
 /// `PUT /api/prices {"model":"acme/m1","input":1.0,"output":2.0}` (USD per 1M tokens).
 async fn put_price(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    JsonBody(p): JsonBody<Price>,
 ) -> Result<Json<Value>, ApiError> {
-    let bytes = read_body(body, MANAGEMENT_BODY_LIMIT).await?;
-    let p: Price =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid price JSON: {e}")))?;
     let all = [Some(p.input), Some(p.output), p.cache_read, p.cache_write];
     if p.model.trim().is_empty() || all.iter().flatten().any(|v| !(v.is_finite() && *v >= 0.0)) {
         return Err(bad(

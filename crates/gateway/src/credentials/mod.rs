@@ -57,10 +57,7 @@ pub fn probe(store: &dyn SecretStore) -> KeychainStatus {
     let canary_entry = format!(
         "app:canary:{}:{}",
         std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
+        crate::clock::now_nanos()
     );
     let canary_value = format!("canary-{canary_entry}");
     let result = (|| {

@@ -266,7 +266,7 @@ pub fn encode_request(req: &Request) -> Value {
     if !req.system.is_empty() {
         messages.push(json!({"role": "system", "content": req.system.join("\n\n")}));
     }
-    // Mid-conversation system entries keep their place (formats.md §3, #29), after the tool
+    // Mid-conversation system entries keep their place (docs/formats.md §3, #29), after the tool
     // messages that must directly follow the assistant turn they answer.
     let system_at = |i: usize, messages: &mut Vec<Value>| {
         for (_, text) in req.system_inline.iter().filter(|(at, _)| *at == i) {
@@ -616,16 +616,13 @@ fn chat_id(id: &str) -> String {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::now_unix()
 }
 
 // ---------- streams ----------
 
 /// Splits `<think>…</think>` at the start of an answer (DeepSeek/Qwen style) into reasoning,
-/// across chunk boundaries; the tags themselves never leak as text (formats.md #3).
+/// across chunk boundaries; the tags themselves never leak as text (docs/formats.md #3).
 #[derive(Default)]
 pub struct ThinkSplitter {
     /// Text that may be the beginning of a tag, held until the next chunk decides.

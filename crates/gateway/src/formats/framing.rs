@@ -1,6 +1,6 @@
 //! How an upstream's stream is cut into events before its codec reads them. Three framings
 //! exist on the wire: Server-Sent Events (almost everyone), one JSON array delivered piece by
-//! piece (Gemini without `alt=sse`, formats.md #32) and binary AWS event-stream frames (Kiro).
+//! piece (Gemini without `alt=sse`, docs/formats.md #32) and binary AWS event-stream frames (Kiro).
 //! Each turns bytes, as they arrive, into complete events `(name, data)`, so the codecs stay the
 //! same whatever the framing and nothing waits for the end of the stream.
 

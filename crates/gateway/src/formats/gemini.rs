@@ -306,7 +306,7 @@ pub fn encode_request(req: &Request) -> Value {
     }
     // Gemini 3 rejects a functionCall in history without its thoughtSignature. History that reaches
     // this encoder came from another format, so no real signature exists: Google's documented
-    // sentinel marks the first call of each turn as foreign (formats.md #25). Never a forged value.
+    // sentinel marks the first call of each turn as foreign (docs/formats.md #25). Never a forged value.
     if req.model.contains("gemini-3") {
         for c in contents.iter_mut().filter(|c| c["role"] == "model") {
             if let Some(first) = c["parts"]
@@ -319,7 +319,7 @@ pub fn encode_request(req: &Request) -> Value {
     }
     let mut out = Map::new();
     out.insert("contents".into(), Value::Array(contents));
-    // Mid-conversation system entries are appended to the system instruction (formats.md §3).
+    // Mid-conversation system entries are appended to the system instruction (docs/formats.md §3).
     let system: Vec<&str> = req
         .system
         .iter()
@@ -755,7 +755,7 @@ impl StreamEncoder for GeminiStreamEncoder {
     }
 }
 
-/// Google's status name for an HTTP status (api-surface.md §8).
+/// Google's status name for an HTTP status (docs/api-surface.md §8).
 pub fn status_name(status: u16) -> &'static str {
     match status {
         400 => "INVALID_ARGUMENT",

@@ -9,14 +9,14 @@ pub struct Request {
     /// System prompt pieces, in order.
     pub system: Vec<String>,
     /// System entries inside the conversation (Claude Code's mid-conversation `role: system`,
-    /// formats.md §3, #29): `(index of the message they precede, text)`. Chat and Responses
+    /// docs/formats.md §3, #29): `(index of the message they precede, text)`. Chat and Responses
     /// targets keep them at that position; Messages and Gemini append them to the system prompt.
     pub system_inline: Vec<(usize, String)>,
     pub messages: Vec<Message>,
     pub tools: Vec<Tool>,
     /// Server tools the client declared (Anthropic `web_search_*`, Responses built-ins): only
     /// their own family runs them, so they are not in `tools` (never turned into functions,
-    /// formats.md #15). Anthropic: the tool's name; Responses: its type.
+    /// docs/formats.md #15). Anthropic: the tool's name; Responses: its type.
     pub server_tools: Vec<String>,
     pub tool_choice: Option<ToolChoice>,
     pub parallel_tool_calls: Option<bool>,
@@ -33,7 +33,7 @@ pub struct Request {
     pub response_format: Option<ResponseFormat>,
 }
 
-/// Structured output (formats.md §11).
+/// Structured output (docs/formats.md §11).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResponseFormat {
     Text,
@@ -100,7 +100,7 @@ pub enum ToolKind {
     #[default]
     Function,
     /// A Responses freeform tool (`type: "custom"`, e.g. Codex `apply_patch`): the model writes
-    /// plain text, not JSON. In the IR it is a function taking `{input: string}` (formats.md §4,
+    /// plain text, not JSON. In the IR it is a function taking `{input: string}` (docs/formats.md §4,
     /// #16); calls carry `{"input": "<text>"}` as their arguments. `format` is the client's
     /// grammar/format object, replayed only to Responses upstreams.
     Freeform { format: Option<Value> },
@@ -148,7 +148,7 @@ pub enum Reasoning {
 }
 
 impl Reasoning {
-    /// A token budget for targets that want a number (formats.md §10).
+    /// A token budget for targets that want a number (docs/formats.md §10).
     pub fn budget(&self) -> Option<u64> {
         match self {
             Self::Budget(b) => Some(*b),
@@ -228,7 +228,7 @@ pub struct Response {
 
 impl Response {
     /// An answer counts when it says something: text that is not empty, thinking, or a tool
-    /// call (an empty 200 is a failure to move on from, routing.md §7).
+    /// call (an empty 200 is a failure to move on from, docs/routing.md §7).
     pub fn says_something(&self) -> bool {
         self.parts.iter().any(|part| match part {
             Part::Text(t) => !t.is_empty(),
@@ -278,7 +278,7 @@ pub fn arguments_object(arguments: &str) -> Value {
 }
 
 /// JSON Schema keywords that must be numbers; clients sometimes send them as strings
-/// (`"maxLength": "64"`), and upstreams that validate the schema reject that (formats.md #34).
+/// (`"maxLength": "64"`), and upstreams that validate the schema reject that (docs/formats.md #34).
 const NUMERIC_KEYWORDS: [&str; 11] = [
     "minLength",
     "maxLength",
@@ -321,10 +321,7 @@ pub fn clean_schema(v: &Value) -> Value {
 pub fn new_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let t = crate::clock::now_nanos() as u64;
     format!(
         "{prefix}{:x}{:04x}",
         t,
@@ -338,7 +335,7 @@ mod tests {
 
     #[test]
     fn usage_merges_start_and_delta() {
-        // formats.md §9 worked check.
+        // docs/formats.md §9 worked check.
         let mut u = Usage {
             input: Some(12),
             ..Default::default()

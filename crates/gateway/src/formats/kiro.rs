@@ -1,5 +1,5 @@
 //! Kiro (AWS CodeWhisperer `generateAssistantResponse`), an upstream-only format
-//! (providers.md "Kiro"): JSON `conversationState` in, AWS event-stream frames out. No client
+//! (docs/providers.md "Kiro"): JSON `conversationState` in, AWS event-stream frames out. No client
 //! speaks it, so only the request encoder and the stream decoder exist.
 //!
 //! Kiro's rules that shape the request: the current message must be a user turn; history
@@ -106,7 +106,7 @@ impl Turn {
                     "content": [{"text": result_text(content)}],
                     "status": if *is_error { "error" } else { "success" },
                 })),
-                // Reasoning from another provider is never replayed (formats.md #26).
+                // Reasoning from another provider is never replayed (docs/formats.md #26).
                 Part::Thinking { .. } => {}
             }
         }
@@ -362,7 +362,7 @@ impl StreamDecoder for KiroStreamDecoder {
     }
 
     /// The stream ended between frames: the answer is complete. Kiro sends no stop reason, so
-    /// the reason is what the answer did (a tool call means `tool_calls`, formats.md #14).
+    /// the reason is what the answer did (a tool call means `tool_calls`, docs/formats.md #14).
     fn end(&mut self) -> Vec<Event> {
         if self.done {
             return Vec::new();

@@ -7,7 +7,7 @@ use super::{StreamDecoder, StreamEncoder};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-/// `max_tokens` is required by Messages; used when the client did not say (formats.md #33).
+/// `max_tokens` is required by Messages; used when the client did not say (docs/formats.md #33).
 pub const DEFAULT_MAX_TOKENS: u64 = 64000;
 
 // ---------- requests ----------
@@ -133,7 +133,7 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
         let role = match m.get("role").and_then(Value::as_str) {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
-            // Claude Code's mid-conversation system entries (formats.md §3, #29): kept at their
+            // Claude Code's mid-conversation system entries (docs/formats.md §3, #29): kept at their
             // position for Chat/Responses targets, appended to the system prompt for the others.
             Some("system") => {
                 let at = req.messages.len();
@@ -292,7 +292,7 @@ fn parts_to_blocks(parts: &[Part], role: Role) -> Vec<Value> {
     results
 }
 
-/// Anthropic rejects a top-level `oneOf`/`anyOf`/`allOf` in `input_schema` (formats.md §4): the
+/// Anthropic rejects a top-level `oneOf`/`anyOf`/`allOf` in `input_schema` (docs/formats.md §4): the
 /// branches' properties are merged into one object (an `allOf` also keeps its required keys).
 fn flatten_top_level_combinators(schema: &mut Value) {
     let Some(obj) = schema.as_object_mut() else {
@@ -408,7 +408,7 @@ pub fn encode_request(req: &Request) -> Value {
     );
     // With thinking on, Anthropic wants the final assistant turn of a tool loop to start with a
     // thinking block; history from another provider has none (and signatures are never invented),
-    // so such a request goes without thinking (formats.md #26).
+    // so such a request goes without thinking (docs/formats.md #26).
     let last_assistant = messages.iter().rev().find(|m| m["role"] == "assistant");
     let unsigned_tool_turn = last_assistant.is_some_and(|m| {
         let blocks = m["content"].as_array();
@@ -432,7 +432,7 @@ pub fn encode_request(req: &Request) -> Value {
     let mut system = req.system.clone();
     system.extend(req.system_inline.iter().map(|(_, t)| t.clone()));
     // Structured output as an instruction: understood by every Claude model, where the native
-    // `output_config.format` is rejected by older ones (formats.md §11, last resort, made first).
+    // `output_config.format` is rejected by older ones (docs/formats.md §11, last resort, made first).
     match &req.response_format {
         Some(ir::ResponseFormat::JsonObject) => {
             system.push("Respond with a single JSON object only, no prose and no code fences.".into())
@@ -913,7 +913,7 @@ impl StreamEncoder for MessagesStreamEncoder {
     }
 }
 
-/// Anthropic's `error.type` for a status (api-surface.md §8).
+/// Anthropic's `error.type` for a status (docs/api-surface.md §8).
 pub fn error_type(status: u16) -> &'static str {
     match status {
         400 => "invalid_request_error",

@@ -18,71 +18,8 @@ mod translate;
 pub use tools::ToolNames;
 pub use translate::{EventReader, Seen, StreamTranslator, StreamWatch};
 
-use serde::{Deserialize, Serialize};
-
-/// A wire protocol spoken by a client or an upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// OpenAI Chat Completions (`/chat/completions`).
-    #[serde(rename = "openai")]
-    Chat,
-    /// Anthropic Messages (`/messages`).
-    #[serde(rename = "anthropic")]
-    Messages,
-    /// OpenAI Responses (`/responses`).
-    #[serde(rename = "responses")]
-    Responses,
-    /// Google Gemini (`/models/{model}:generateContent`).
-    #[serde(rename = "gemini")]
-    Gemini,
-    /// Kiro / AWS CodeWhisperer (`/generateAssistantResponse`): upstream only, no client speaks
-    /// it. Client-side functions given it answer as Chat.
-    #[serde(rename = "kiro")]
-    Kiro,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "openai" => Some(Self::Chat),
-            "anthropic" => Some(Self::Messages),
-            "responses" => Some(Self::Responses),
-            "gemini" => Some(Self::Gemini),
-            "kiro" => Some(Self::Kiro),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Chat => "openai",
-            Self::Messages => "anthropic",
-            Self::Responses => "responses",
-            Self::Gemini => "gemini",
-            Self::Kiro => "kiro",
-        }
-    }
-
-    /// Path under the provider's base URL (Gemini puts the model in it).
-    pub fn upstream_path(self, model: &str, stream: bool) -> String {
-        match self {
-            Self::Gemini if stream => format!("/models/{model}:streamGenerateContent?alt=sse"),
-            Self::Gemini => format!("/models/{model}:generateContent"),
-            other => other.fixed_path().into(),
-        }
-    }
-
-    fn fixed_path(self) -> &'static str {
-        match self {
-            Self::Chat => "/chat/completions",
-            Self::Messages => "/messages",
-            Self::Responses => "/responses",
-            Self::Gemini => "/models",
-            Self::Kiro => "/generateAssistantResponse",
-        }
-    }
-}
+/// The wire formats are part of the vocabulary the dashboard shares (`switchyard-types`).
+pub use switchyard_types::Format;
 
 /// Upstream events (cut out of the bytes by [`framing::Framer`]) → IR events.
 pub trait StreamDecoder: Send {

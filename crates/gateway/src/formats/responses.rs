@@ -71,7 +71,7 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
     if let Some(i) = obj.get("instructions").and_then(Value::as_str) {
         req.system.push(i.into());
     }
-    // `input` may be a string, one item, or a list of items (formats.md #12).
+    // `input` may be a string, one item, or a list of items (docs/formats.md #12).
     let items = match obj.get("input") {
         Some(Value::String(s)) => vec![json!({"role": "user", "content": s})],
         Some(Value::Array(a)) => a.clone(),
@@ -265,7 +265,7 @@ pub fn encode_request(req: &Request) -> Value {
     };
     for (i, m) in req.messages.iter().enumerate() {
         // A mid-conversation system entry keeps its place, after the tool outputs that must
-        // directly answer the previous turn (formats.md §3, #29).
+        // directly answer the previous turn (docs/formats.md §3, #29).
         let mut system_pending = true;
         if m.role == Role::Assistant {
             system_at(i, &mut input);
@@ -538,10 +538,7 @@ fn resp_id(id: &str) -> String {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::now_unix()
 }
 
 /// The `status` and `incomplete_details` of a finished response.
@@ -581,7 +578,7 @@ pub fn encode_response(r: &ir::Response) -> Value {
 }
 
 /// Calls of the client's freeform tools (`freeform`, by the client's names) become
-/// `custom_tool_call` items carrying the text as `input` (formats.md §4, #16).
+/// `custom_tool_call` items carrying the text as `input` (docs/formats.md §4, #16).
 pub fn encode_response_with(
     r: &ir::Response,
     freeform: &std::collections::HashSet<String>,

@@ -1,4 +1,4 @@
-//! Tool names and tool-call ids across formats (formats.md §4): names a target would reject are
+//! Tool names and tool-call ids across formats (docs/formats.md §4): names a target would reject are
 //! shortened/sanitised by a pure function and restored in the answer; duplicate call ids are
 //! de-duplicated with the results following the same mapping; freeform (Responses `custom`)
 //! calls are turned back into text for the client.
@@ -119,7 +119,7 @@ impl ToolNames {
     }
 }
 
-/// Makes every tool-call id unique across the conversation (formats.md §4, #7): the second and
+/// Makes every tool-call id unique across the conversation (docs/formats.md §4, #7): the second and
 /// later uses of an id get `_2`, `_3`…; empty ids get `call_<n>`. Each result takes the id of
 /// the earliest unanswered call with its original id in the latest turn that used it, so results
 /// follow the calls in order. Deterministic; returns whether anything changed.

@@ -54,7 +54,7 @@ pub struct StreamTranslator {
     reader: EventReader,
     encoder: Box<dyn StreamEncoder>,
     finished: bool,
-    /// Upstream tool names → the client's (formats.md §4).
+    /// Upstream tool names → the client's (docs/formats.md §4).
     names: ToolNames,
     /// What the router and the request log need to know about the stream so far.
     pub seen: Seen,
@@ -187,7 +187,7 @@ impl StreamTranslator {
     }
 
     /// The upstream's stream is framed otherwise than its format's default (a Gemini upstream
-    /// answering with a JSON array, formats.md #32).
+    /// answering with a JSON array, docs/formats.md #32).
     pub fn with_framing(mut self, framing: Framing) -> Self {
         self.reader.framer = Framer::new(framing);
         self
@@ -232,7 +232,7 @@ impl StreamTranslator {
         let last = self.reader.end();
         let mut out = self.emit(last);
         if !self.finished {
-            // A cut stream must not look like a clean finish (formats.md #21).
+            // A cut stream must not look like a clean finish (docs/formats.md #21).
             out += &self.fail(format!(
                 "the stream from provider {provider:?} ended before it was complete"
             ));

@@ -1,6 +1,6 @@
 //! Stream-only upstreams (Codex's backend streams whatever the request says) answering a client
 //! that asked for one JSON answer: the upstream's events are collected into one IR response,
-//! which the client's codec then encodes (formats.md #8).
+//! which the client's codec then encodes (docs/formats.md #8).
 
 use crate::formats::framing::Framing;
 use crate::formats::{ir, EventReader, Format, Seen};

@@ -1,14 +1,14 @@
 //! One upstream attempt: build the body for this upstream's format, send it with the account's
 //! key, and watch the answer until it is worth committing to. Until the first meaningful event
 //! (text, thinking, a tool call) nothing has gone to the client, so a failure here can still move
-//! on to the next account or target invisibly (routing.md §9).
+//! on to the next account or target invisibly (docs/routing.md §9).
 
 use super::transport::{Answer, BodyStream};
 use super::upstream::{self, DEFAULT_ANTHROPIC_VERSION, ERROR_BODY_LIMIT};
 use crate::formats::framing::Framing;
 use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
 use crate::routing::classify::Failure;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::storage::{Account, Provider};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use bytes::Bytes;
@@ -109,7 +109,7 @@ impl AttemptFailure {
 }
 
 pub fn upstream_format(p: &Provider) -> Format {
-    Format::parse(&p.format).unwrap_or(Format::Chat)
+    p.format
 }
 
 fn header_pairs(h: &HeaderMap) -> Vec<(&str, &str)> {
@@ -170,7 +170,7 @@ pub fn unsupported(call: &Call, p: &Provider) -> Option<String> {
         ));
     }
     // A forced server tool runs only in its own family: a translated target has no such tool
-    // (formats.md §4, #15).
+    // (docs/formats.md §4, #15).
     if let (Some(ir), true) = (&call.ir, needs_translation(call, upstream)) {
         if let Some(ir::ToolChoice::Tool(name)) = &ir.tool_choice {
             if ir.server_tools.contains(name) {
@@ -339,7 +339,7 @@ pub async fn run(
     }
     if streamed.is_some() || call.stream {
         // A stream request answered as plain JSON: Gemini's unframed stream is one JSON array
-        // (formats.md #32); anything else is read as SSE and judged by what it carries.
+        // (docs/formats.md #32); anything else is read as SSE and judged by what it carries.
         let framing = streamed.unwrap_or(if upstream == Format::Gemini {
             Framing::JsonArray
         } else {
@@ -602,7 +602,7 @@ async fn aggregate(
         ));
     }
     if agg.response.finish.is_none() {
-        // A cut stream must not pass for a whole answer (formats.md #21); nothing has reached
+        // A cut stream must not pass for a whole answer (docs/formats.md #21); nothing has reached
         // the client yet, so another target can still answer.
         let why = format!(
             "the stream from provider {:?} ended before it was complete",

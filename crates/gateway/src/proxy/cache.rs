@@ -1,4 +1,4 @@
-//! The exact-match response cache and the idempotency window (routing.md §11), both bounded in
+//! The exact-match response cache and the idempotency window (docs/routing.md §11), both bounded in
 //! memory with `moka`.
 //!
 //! - Cache: off by default; only non-streaming requests with `temperature: 0`; bypassed with
@@ -12,7 +12,7 @@ use super::attempt::Committed;
 use super::respond::{self, Ledger};
 use crate::formats::Format;
 use crate::routing::plan::Target;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::storage::Provider;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -51,7 +51,7 @@ impl Stored {
 
 pub type ResponseCache = moka::sync::Cache<String, Arc<Stored>>;
 
-/// 100 entries, 4 MiB, 30 minutes (routing.md §11).
+/// 100 entries, 4 MiB, 30 minutes (docs/routing.md §11).
 pub fn new_cache() -> ResponseCache {
     moka::sync::Cache::builder()
         .max_capacity(4 * 1024 * 1024)

@@ -1,9 +1,9 @@
-//! Client keys (api-surface.md §3): which Switchyard key a request carries, whether it is
+//! Client keys (docs/api-surface.md §3): which Switchyard key a request carries, whether it is
 //! required, and whether its budget allows another request. Keys are looked up by their sha256
 //! in an in-memory table; a provider's own key is never accepted here and never forwarded.
 
-use crate::api::errors::ApiError;
-use crate::server::AppState;
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::storage::keys::{self, ClientKey};
 use axum::http::{HeaderMap, StatusCode};
 

@@ -3,7 +3,7 @@
 
 use super::attempt::{Committed, StreamKind};
 use crate::formats::{self, ir, Format, StreamTranslator, StreamWatch};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::storage::usage::UsageRow;
 use axum::body::Body;
 use axum::http::{header, HeaderName, HeaderValue};
@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_types::Outcome;
 
 /// The request's row in the usage log. Recorded exactly once: by [`Ledger::finish`], or when
 /// dropped unfinished (the client went away: `client_closed`, 499).
@@ -32,14 +33,11 @@ impl Ledger {
         Self {
             state,
             row: UsageRow {
-                ts_ms: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0),
+                ts_ms: crate::clock::now_ms(),
                 client_format: client.as_str().into(),
                 stream,
                 status: 499,
-                outcome: "client_closed".into(),
+                outcome: Outcome::ClientClosed,
                 ..Default::default()
             },
             started: Instant::now(),
@@ -67,8 +65,22 @@ impl Ledger {
         self.usage.merge(u);
     }
 
-    pub fn finish(&mut self, outcome: &str, status: u16) {
-        self.row.outcome = outcome.into();
+    /// Hands the unfinished row to whoever carries the answer on (the response body), leaving
+    /// a finished placeholder here so nothing is recorded twice.
+    pub fn take(&mut self) -> Ledger {
+        let placeholder = Ledger {
+            state: self.state.clone(),
+            row: UsageRow::default(),
+            started: self.started,
+            usage: ir::Usage::default(),
+            done: true,
+            permit: None,
+        };
+        std::mem::replace(self, placeholder)
+    }
+
+    pub fn finish(&mut self, outcome: Outcome, status: u16) {
+        self.row.outcome = outcome;
         self.row.status = status;
         self.record();
     }
@@ -118,7 +130,7 @@ pub fn respond(
             usage,
         } => {
             ledger.usage(&usage);
-            ledger.finish("ok", 200);
+            ledger.finish(Outcome::Ok, 200);
             let mut resp = Response::new(Body::from(body));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -219,7 +231,7 @@ fn passthrough(
                         st.watch.end();
                         let u = st.watch.seen.usage;
                         st.ledger.usage(&u);
-                        st.ledger.finish("ok", 200);
+                        st.ledger.finish(Outcome::Ok, 200);
                         None
                     }
                     Ok(Some(Err(e))) => {
@@ -227,12 +239,12 @@ fn passthrough(
                         tracing::warn!(provider = %provider, "upstream stream broke: {why}");
                         let u = st.watch.seen.usage;
                         st.ledger.usage(&u);
-                        st.ledger.finish("stream_error", 502);
+                        st.ledger.finish(Outcome::StreamError, 502);
                         let msg = format!("the stream from provider {provider:?} broke: {why}");
                         is_sse.then(|| (Ok(fail(msg)), None))
                     }
                     Err(_) => {
-                        st.ledger.finish("stream_error", 504);
+                        st.ledger.finish(Outcome::StreamError, 504);
                         let msg = format!(
                             "provider {provider:?} went silent for {} s mid-stream",
                             idle.as_secs()
@@ -303,7 +315,7 @@ fn translate(
                                     "provider {provider:?} went silent for {} s mid-stream",
                                     idle.as_secs()
                                 ));
-                                st.ledger.finish("stream_error", 504);
+                                st.ledger.finish(Outcome::StreamError, 504);
                                 return Some((Ok(Bytes::from(out)), None));
                             }
                             // Upstream silence (a model thinking): keep the client's connection alive.
@@ -330,7 +342,7 @@ fn translate(
                             ));
                             let u = st.tr.seen.usage;
                             st.ledger.usage(&u);
-                            st.ledger.finish("stream_error", 502);
+                            st.ledger.finish(Outcome::StreamError, 502);
                             return Some((Ok(Bytes::from(out)), None));
                         }
                         None => {
@@ -339,9 +351,9 @@ fn translate(
                             st.ledger.usage(&u);
                             let clean = st.tr.seen.finished && st.tr.seen.error.is_none();
                             if clean {
-                                st.ledger.finish("ok", 200);
+                                st.ledger.finish(Outcome::Ok, 200);
                             } else {
-                                st.ledger.finish("stream_error", 502);
+                                st.ledger.finish(Outcome::StreamError, 502);
                             }
                             return (!out.is_empty()).then(|| (Ok(Bytes::from(out)), None));
                         }
@@ -366,7 +378,7 @@ pub fn sse_response(
     resp
 }
 
-/// Diagnostics headers (api-surface.md §4): never a secret, an account label at most.
+/// Diagnostics headers (docs/api-surface.md §4): never a secret, an account label at most.
 pub fn diagnostics(resp: &mut Response, pairs: Vec<(HeaderName, String)>) {
     for (k, v) in pairs {
         if let Ok(v) = HeaderValue::try_from(v) {

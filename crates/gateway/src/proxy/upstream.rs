@@ -2,7 +2,7 @@
 //! describing transport errors, and rendering an upstream's error in the client's format.
 
 use super::transport::{BodyStream, TransportError};
-use crate::api::errors::ApiError;
+use crate::error::ApiError;
 use crate::formats::{self, Format};
 use crate::storage::Provider;
 use axum::body::Body;
@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use switchyard_types::AuthStyle;
 
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 /// Largest upstream error body we read to translate it.
@@ -29,11 +30,7 @@ pub fn apply_auth(
     key: Option<&str>,
 ) -> Result<(), String> {
     let Some(key) = key else { return Ok(()) };
-    let style = provider.auth.as_deref().unwrap_or(match upstream {
-        Format::Chat | Format::Responses | Format::Kiro => "bearer",
-        Format::Messages => "x-api-key",
-        Format::Gemini => "x-goog-api-key",
-    });
+    let style = provider.auth.unwrap_or(upstream.default_auth());
     let value = |v: &str| {
         let mut v = HeaderValue::from_str(v).map_err(|_| {
             format!(
@@ -45,13 +42,13 @@ pub fn apply_auth(
         Ok::<_, String>(v)
     };
     match style {
-        "x-api-key" => {
+        AuthStyle::XApiKey => {
             headers.insert("x-api-key", value(key)?);
         }
-        "x-goog-api-key" => {
+        AuthStyle::XGoogApiKey => {
             headers.insert("x-goog-api-key", value(key)?);
         }
-        "query-key" => {
+        AuthStyle::QueryKey => {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(
                 &form_urlencoded::Serializer::new(String::new())
@@ -59,15 +56,15 @@ pub fn apply_auth(
                     .finish(),
             );
         }
-        "none" => {}
-        _ => {
+        AuthStyle::None => {}
+        AuthStyle::Bearer => {
             headers.insert(header::AUTHORIZATION, value(&format!("Bearer {key}"))?);
         }
     }
     Ok(())
 }
 
-/// What Kiro's `generateAssistantResponse` requires besides the token (providers.md "Kiro").
+/// What Kiro's `generateAssistantResponse` requires besides the token (docs/providers.md "Kiro").
 pub fn kiro_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::ACCEPT,
@@ -246,13 +243,13 @@ mod tests {
         Provider {
             name: "p".into(),
             base_url: String::new(),
-            format: "openai".into(),
+            format: Format::Chat,
             models: vec![],
             key_ref: None,
             created_at: String::new(),
-            auth: Some(auth.into()),
+            auth: Some(auth.parse().unwrap()),
             catalog_id: None,
-            account_strategy: String::new(),
+            account_strategy: Default::default(),
             accounts: vec![],
         }
     }

@@ -1,12 +1,12 @@
-//! Tray and dashboard text computed locally from stored timestamps (quota.md §5, §7).
+//! Tray and dashboard text computed locally from stored timestamps (docs/quota.md §5, §7).
 
 use super::window::{is_exhausted, QuotaWindow};
 
-/// Data older than this is shown with its age instead of being hidden (quota.md §5 "Stale data").
+/// Data older than this is shown with its age instead of being hidden (docs/quota.md §5 "Stale data").
 pub const STALE_AFTER: u64 = 30 * 60;
 
 /// Countdown components, or `None` for "now". Rounds up so a countdown never promises a reset
-/// earlier than it happens (quota.md §5 rules 1–5).
+/// earlier than it happens (docs/quota.md §5 rules 1–5).
 fn parts(resets_at: u64, now: u64) -> Option<Vec<String>> {
     let secs = resets_at.saturating_sub(now);
     if secs < 1 {

@@ -1,4 +1,4 @@
-//! Passive quota signals on proxied responses (quota.md §4). Upstream values are untrusted:
+//! Passive quota signals on proxied responses (docs/quota.md §4). Upstream values are untrusted:
 //! anything unparsable is skipped, never an error and never a panic.
 
 use super::hints::parse_duration;
@@ -15,7 +15,7 @@ pub struct Reading {
 }
 
 /// Headers the gateway parses and then drops: they describe one hidden account and would trigger
-/// the client's own "limit reached" UI (api-surface.md §4).
+/// the client's own "limit reached" UI (docs/api-surface.md §4).
 pub fn is_quota_header(name: &str) -> bool {
     let n = name.as_bytes();
     ["anthropic-ratelimit-", "x-codex-", "x-ratelimit-"]
@@ -241,7 +241,7 @@ fn anthropic_unified(map: &Map, now: u64, out: &mut Vec<QuotaWindow>) -> bool {
         .and_then(claim_kind);
     let reset = map.get(&format!("{P}reset")).and_then(parse_unix);
     if overall == Some(WindowStatus::Rejected) {
-        // Mark the binding window exhausted until its reset (quota.md §4, last paragraph).
+        // Mark the binding window exhausted until its reset (docs/quota.md §4, last paragraph).
         let idx = match &claim {
             Some(k) => ws.iter().position(|w| &w.kind == k).or_else(|| {
                 ws.push(window(k.clone(), 100.0, reset, None, now));
@@ -332,7 +332,7 @@ pub(super) fn codex_slots(map: &Map, now: u64) -> Vec<CodexSlot> {
         .collect()
 }
 
-/// Map Codex windows by their length, never by primary/secondary position (quota.md §2.2).
+/// Map Codex windows by their length, never by primary/secondary position (docs/quota.md §2.2).
 fn minutes_kind(m: u64) -> Option<WindowKind> {
     match m {
         300 => Some(WindowKind::FiveHour),

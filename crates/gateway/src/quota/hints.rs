@@ -1,4 +1,4 @@
-//! Upstream "when may I retry" hints for cooldowns (routing.md §7).
+//! Upstream "when may I retry" hints for cooldowns (docs/routing.md §7).
 
 use super::headers::{codex_slots, parse_rfc3339, parse_unix, unified_status, Map};
 use super::window::WindowStatus;

@@ -1,5 +1,5 @@
 //! Subscription and rate-limit quota: the window model, passive header parsing, upstream retry
-//! hints and the tray/dashboard text (reference: quota.md, routing.md §7, api-surface.md §4).
+//! hints and the tray/dashboard text (reference: docs/quota.md, docs/routing.md §7, docs/api-surface.md §4).
 //!
 //! Pure by design: no I/O and no clock reads. Every function that needs the time takes `now` as
 //! unix seconds, so the proxy, the poller and the tests all see the same deterministic results.

@@ -1,10 +1,10 @@
-//! The common window model (quota.md §1, §3) and the decisions made on it (§7).
+//! The common window model (docs/quota.md §1, §3) and the decisions made on it (§7).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
-/// Which limit a window describes. Serialized as the quota.md §1 kind strings.
+/// Which limit a window describes. Serialized as the docs/quota.md §1 kind strings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WindowKind {
     FiveHour,
@@ -22,7 +22,7 @@ pub enum WindowKind {
 }
 
 impl WindowKind {
-    /// Short tag for the tray title and compact rows (quota.md §3).
+    /// Short tag for the tray title and compact rows (docs/quota.md §3).
     pub fn tag(&self) -> String {
         match self {
             Self::FiveHour => "5h".into(),
@@ -70,7 +70,7 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-/// Gemini model family for display ("Daily (Flash)"); quota.md §2.4 groups by Pro / Flash / Flash-Lite.
+/// Gemini model family for display ("Daily (Flash)"); docs/quota.md §2.4 groups by Pro / Flash / Flash-Lite.
 fn family(id: &str) -> String {
     let l = id.to_ascii_lowercase();
     if l.contains("flash-lite") {
@@ -147,7 +147,7 @@ pub enum WindowStatus {
     Unknown,
 }
 
-/// Where a reading came from; quota.md §1 spells the last one `error-hint`.
+/// Where a reading came from; docs/quota.md §1 spells the last one `error-hint`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
@@ -202,7 +202,7 @@ pub fn primary(windows: &[QuotaWindow]) -> Option<&QuotaWindow> {
     })
 }
 
-/// Thresholds at which an account leaves rotation (quota.md §7 "Leave at threshold").
+/// Thresholds at which an account leaves rotation (docs/quota.md §7 "Leave at threshold").
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 #[serde(default)]
 pub struct Thresholds {

@@ -1,4 +1,4 @@
-//! Cooldown lengths (routing.md §7): exponential back-off per provider kind, upstream reset hints,
+//! Cooldown lengths (docs/routing.md §7): exponential back-off per provider kind, upstream reset hints,
 //! and the local-midnight lock for "daily quota" errors.
 
 use std::time::Duration;

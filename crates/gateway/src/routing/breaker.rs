@@ -1,4 +1,4 @@
-//! Circuit breaker per provider endpoint (routing.md §8).
+//! Circuit breaker per provider endpoint (docs/routing.md §8).
 //!
 //! CLOSED → OPEN after `threshold` counted failures inside `window` → HALF_OPEN after `open_for`,
 //! admitting one probe → success closes, failure re-opens with a fresh timer. The caller reports

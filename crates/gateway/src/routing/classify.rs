@@ -1,4 +1,4 @@
-//! Failure classification (routing.md §6): what one failed upstream attempt means for the
+//! Failure classification (docs/routing.md §6): what one failed upstream attempt means for the
 //! account, for the provider breaker, and where the request goes next. Pure: the caller applies
 //! the verdict (cooldown store, breaker, failover loop).
 
@@ -47,8 +47,6 @@ pub enum AccountAction {
     None,
     /// Cool the account down: the upstream reset hint if there is one, else exponential.
     Backoff,
-    /// As `Backoff`, but lock only account+model (per-model-quota providers: Gemini, Copilot…).
-    BackoffModel,
     CooldownFor(Duration),
     /// Lock account+model for this long.
     LockModel(Duration),
@@ -73,8 +71,6 @@ pub struct Verdict {
 pub struct ClassifyOptions {
     /// Combo opt-in: "other 4xx" moves to the next target instead of stopping.
     pub any_non_ok_moves_on: bool,
-    /// The provider meters quota per model, so rate limits lock account+model only.
-    pub per_model_quota: bool,
     /// The one same-account retry for this attempt's 5xx was already spent.
     pub already_retried_same_account: bool,
 }
@@ -139,10 +135,10 @@ pub fn classify(f: &Failure, kind: ProviderKind, opts: &ClassifyOptions) -> Verd
         ),
         Failure::EmptyResponse => server_error("empty_response", opts),
         Failure::StreamError(msg) => {
-            by_text(msg, kind, opts).unwrap_or_else(|| server_error("stream_error", opts))
+            by_text(msg, kind).unwrap_or_else(|| server_error("stream_error", opts))
         }
         Failure::Status { status, body } => {
-            by_text(body, kind, opts).unwrap_or_else(|| by_status(*status, opts))
+            by_text(body, kind).unwrap_or_else(|| by_status(*status, opts))
         }
     }
 }
@@ -165,13 +161,13 @@ fn server_error(reason: &'static str, opts: &ClassifyOptions) -> Verdict {
     verdict(next, AccountAction::None, true, reason)
 }
 
-fn rate_limited(opts: &ClassifyOptions) -> Verdict {
-    let action = if opts.per_model_quota {
-        AccountAction::BackoffModel
-    } else {
-        AccountAction::Backoff
-    };
-    verdict(Next::NextAccount, action, false, "rate_limited")
+fn rate_limited() -> Verdict {
+    verdict(
+        Next::NextAccount,
+        AccountAction::Backoff,
+        false,
+        "rate_limited",
+    )
 }
 
 fn missing_model() -> Verdict {
@@ -179,7 +175,7 @@ fn missing_model() -> Verdict {
     verdict(Next::NextTarget, lock, false, "model_unavailable")
 }
 
-fn by_text(text: &str, kind: ProviderKind, opts: &ClassifyOptions) -> Option<Verdict> {
+fn by_text(text: &str, kind: ProviderKind) -> Option<Verdict> {
     let text = text.to_lowercase();
     let has = |phrases: &[&str]| phrases.iter().any(|p| text.contains(p));
     let v = if has(CONTEXT_OVERFLOW) {
@@ -216,7 +212,7 @@ fn by_text(text: &str, kind: ProviderKind, opts: &ClassifyOptions) -> Option<Ver
         let action = AccountAction::CooldownFor(CREDITS_COOLDOWN);
         verdict(Next::NextAccount, action, false, "credits")
     } else if has(RATE_LIMITED) {
-        rate_limited(opts)
+        rate_limited()
     } else if has(MODEL_UNAVAILABLE) {
         missing_model()
     } else {
@@ -248,7 +244,7 @@ fn by_status(status: u16, opts: &ClassifyOptions) -> Verdict {
         ),
         404 => missing_model(),
         // 429 is quota, handled by cooldowns, so it never counts toward the breaker.
-        429 => rate_limited(opts),
+        429 => rate_limited(),
         408 | 500..=599 => server_error("server_error", opts),
         // Any other 4xx (400/413/422…): another target would fail the same way.
         _ if opts.any_non_ok_moves_on => {
@@ -266,7 +262,6 @@ mod tests {
     const KEY: ProviderKind = ProviderKind::ApiKey;
     const NONE: ClassifyOptions = ClassifyOptions {
         any_non_ok_moves_on: false,
-        per_model_quota: false,
         already_retried_same_account: false,
     };
 
@@ -421,12 +416,6 @@ mod tests {
         ] {
             check(status(400, body), KEY, NONE, r);
         }
-        let per_model = ClassifyOptions {
-            per_model_quota: true,
-            ..NONE
-        };
-        let r = (Next::NextAccount, A::BackoffModel, false, "rate_limited");
-        check(status(429, "RESOURCE_EXHAUSTED"), KEY, per_model, r);
     }
 
     #[test]

@@ -150,13 +150,13 @@ mod tests {
         Provider {
             name: name.into(),
             base_url: "http://127.0.0.1:1/v1".into(),
-            format: "openai".into(),
+            format: crate::formats::Format::Chat,
             models: vec![],
             key_ref: None,
             created_at: String::new(),
             auth: None,
             catalog_id: None,
-            account_strategy: "fill-first".into(),
+            account_strategy: Default::default(),
             accounts: vec![],
         }
     }

@@ -22,8 +22,8 @@ use classify::{AccountAction, ProviderKind, Verdict};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use strategy::{AccountFacts, AccountStrategy};
+use std::time::{Duration, Instant};
+use strategy::AccountFacts;
 
 /// The default name clients use for "whatever combo is active" (configurable).
 pub const DEFAULT_ACTIVE_ALIAS: &str = "switchyard";
@@ -67,12 +67,7 @@ fn instant_in(now: Instant, secs: u64) -> Instant {
         .unwrap_or(now)
 }
 
-pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use crate::clock::now_unix;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct AccountKey {
@@ -250,7 +245,7 @@ fn candidates<'a>(
     out
 }
 
-/// Until when an account's quota keeps it out (quota.md §7: leave at the threshold, return at
+/// Until when an account's quota keeps it out (docs/quota.md §7: leave at the threshold, return at
 /// the window's reset). A reading without a reset time expires five minutes after it was seen,
 /// not after now — that would bench the account forever.
 fn quota_blocked_until(windows: Option<&Vec<QuotaWindow>>, now: Instant) -> Option<Instant> {
@@ -420,7 +415,7 @@ impl Router {
             return Pick::Cooling(earliest);
         }
         let facts: Vec<AccountFacts> = candidates.iter().map(|(_, f)| *f).collect();
-        let strategy = AccountStrategy::parse(&p.account_strategy).unwrap_or_default();
+        let strategy = p.account_strategy;
         let last = rt
             .last_pick
             .get(&p.name)
@@ -505,17 +500,13 @@ impl Router {
         st.recent_errors = st.recent_errors.saturating_add(1);
         let until = match &verdict.account {
             AccountAction::None => None,
-            AccountAction::Backoff | AccountAction::BackoffModel => {
+            AccountAction::Backoff => {
                 let cfg = backoff::BackoffConfig::for_kind(kind);
                 let d = jittered.unwrap_or_else(|| backoff::delay(&cfg, st.backoff_level));
                 st.backoff_level = backoff::next_level(&cfg, st.backoff_level);
                 let t = now + d;
-                if matches!(verdict.account, AccountAction::BackoffModel) {
-                    st.model_locks.insert(model.to_string(), t);
-                } else {
-                    st.cooldown_until = Some(t);
-                    st.cooldown_reason = Some(verdict.reason);
-                }
+                st.cooldown_until = Some(t);
+                st.cooldown_reason = Some(verdict.reason);
                 Some(t)
             }
             AccountAction::CooldownFor(d) => {

@@ -1,10 +1,9 @@
 //! From the model string a client sent to the ordered list of `provider/model` targets to try
-//! (routing.md §2): the active-combo alias, a combo name, aliases (one level), a model id some
+//! (docs/routing.md §2): the active-combo alias, a combo name, aliases (one level), a model id some
 //! provider lists verbatim, `provider/model`, a bare id exactly one provider lists. Combos are
 //! expanded depth-first, each level ordered by its own strategy.
 
 use super::Router;
-use crate::api::errors::ApiError;
 use crate::storage::{Alias, Combo, ComboConfig, ComboTarget, Provider};
 use crate::usage::prices::Prices;
 use std::sync::Arc;
@@ -31,7 +30,7 @@ pub struct Plan {
     pub extended_context: bool,
 }
 
-/// The `[1m]` suffix (routing.md §2 step 2): the model string without it, and whether it was
+/// The `[1m]` suffix (docs/routing.md §2 step 2): the model string without it, and whether it was
 /// there.
 pub fn split_context_suffix(model: &str) -> (&str, bool) {
     let n = model.len();
@@ -48,8 +47,56 @@ impl Plan {
     }
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_request", msg)
+fn bad(msg: impl Into<String>) -> PlanError {
+    PlanError::invalid("invalid_request", msg)
+}
+
+/// Why a model string cannot be routed. The HTTP side (`crate::error`) gives each kind its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError {
+    pub kind: PlanErrorKind,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanErrorKind {
+    /// The request names something that does not exist (a model, a combo).
+    NotFound,
+    /// The model string itself is wrong (characters, length, ambiguity).
+    Invalid,
+    /// It exists, but nothing can serve it now.
+    Unavailable,
+}
+
+impl PlanError {
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind: PlanErrorKind::NotFound,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind: PlanErrorKind::Invalid,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind: PlanErrorKind::Unavailable,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl Router {
@@ -61,7 +108,7 @@ impl Router {
         prices: &Prices,
         requested: &str,
         header_combo: Option<&str>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan, PlanError> {
         self.plan_with(providers, aliases, prices, requested, header_combo, false)
     }
 
@@ -72,7 +119,7 @@ impl Router {
         aliases: &[Alias],
         prices: &Prices,
         requested: &str,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan, PlanError> {
         self.plan_with(providers, aliases, prices, requested, None, true)
     }
 
@@ -84,13 +131,13 @@ impl Router {
         requested: &str,
         header_combo: Option<&str>,
         peek: bool,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan, PlanError> {
         check_name(requested)?;
         let (requested, extended_context) = split_context_suffix(requested);
         let combos = self.combos();
         let combo_name = if let Some(h) = header_combo {
             if !combos.iter().any(|c| c.name == h) {
-                return Err(ApiError::not_found(
+                return Err(PlanError::not_found(
                     "model_not_found",
                     format!("X-Switchyard-Combo names {h:?}, which is not a combo"),
                 ));
@@ -100,7 +147,7 @@ impl Router {
             match self.active() {
                 Some(a) => Some(a),
                 None => {
-                    return Err(ApiError::not_found(
+                    return Err(PlanError::not_found(
                         "model_not_found",
                         format!(
                             "{requested:?} means the active combo, and no combo is active yet: create one and activate it (dashboard, tray, or PUT /api/combos/active)"
@@ -148,7 +195,7 @@ impl Router {
             .find(|c| c.name == name)
             .cloned()
             .ok_or_else(|| {
-                ApiError::not_found("model_not_found", format!("no combo named {name:?}"))
+                PlanError::not_found("model_not_found", format!("no combo named {name:?}"))
             })?;
         let mut targets = Vec::new();
         self.expand(&combo, &combos, &providers, prices, 0, &mut targets, peek);
@@ -164,8 +211,7 @@ impl Router {
             }
         }
         if targets.is_empty() {
-            return Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            return Err(PlanError::unavailable(
                 "no_available_account",
                 format!("combo {name:?} has no target whose provider still exists"),
             ));
@@ -253,7 +299,7 @@ impl Router {
     }
 }
 
-fn check_name(requested: &str) -> Result<(), ApiError> {
+fn check_name(requested: &str) -> Result<(), PlanError> {
     // Model ids end up in upstream URL paths (Gemini): nothing that could change the path/query.
     let bad_char = |c: char| c.is_control() || matches!(c, '\\' | '?' | '#' | '%' | ' ');
     if requested.contains("..") || requested.chars().any(bad_char) {
@@ -272,7 +318,7 @@ pub fn resolve_model<'a>(
     providers: &'a [Provider],
     aliases: &[Alias],
     requested: &str,
-) -> Result<(&'a Provider, String), ApiError> {
+) -> Result<(&'a Provider, String), PlanError> {
     check_name(requested)?;
     let model = crate::storage::aliases::apply(aliases, requested);
     let model = model.as_str();
@@ -320,12 +366,12 @@ pub fn resolve_model<'a>(
             } else {
                 String::new()
             };
-            Err(ApiError::not_found(
+            Err(PlanError::not_found(
                 "model_not_found",
                 format!("unknown model {model:?}{via}: {hint}"),
             ))
         }
-        many => Err(ApiError::bad_request(
+        many => Err(PlanError::invalid(
             "ambiguous_model",
             format!(
                 "model {model:?} is offered by several providers; choose one of: {}",

@@ -1,4 +1,4 @@
-//! Combo target ordering (routing.md §4.1) and account selection inside a provider (§5).
+//! Combo target ordering (docs/routing.md §4.1) and account selection inside a provider (§5).
 //!
 //! Both take facts about candidates the caller has already gathered and return indices into
 //! them; availability filtering (cooldowns, locks, open breakers) stays with the caller.
@@ -7,43 +7,9 @@ use std::cmp::Ordering;
 use std::iter;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use super::rng::Rng;
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum ComboStrategy {
-    #[default]
-    #[serde(alias = "fill-first")]
-    Priority,
-    RoundRobin,
-    Weighted,
-    Random,
-    StrictRandom,
-    P2c,
-    LeastUsed,
-    CostOptimized,
-    QuotaAware,
-}
-
-impl ComboStrategy {
-    /// The stored name (as serde spells it), without going through serde on the request path.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "priority" | "fill-first" => Self::Priority,
-            "round-robin" => Self::RoundRobin,
-            "weighted" => Self::Weighted,
-            "random" => Self::Random,
-            "strict-random" => Self::StrictRandom,
-            "p2c" => Self::P2c,
-            "least-used" => Self::LeastUsed,
-            "cost-optimized" => Self::CostOptimized,
-            "quota-aware" => Self::QuotaAware,
-            _ => return None,
-        })
-    }
-}
+pub use switchyard_types::{AccountStrategy, ComboStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TargetFacts {
@@ -195,31 +161,6 @@ fn quota_aware(targets: &[TargetFacts]) -> Vec<usize> {
     out.extend(unknown);
     out.extend(over);
     out
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum AccountStrategy {
-    #[default]
-    FillFirst,
-    RoundRobin,
-    P2c,
-    Random,
-    /// Least recently used.
-    LeastUsed,
-}
-
-impl AccountStrategy {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "fill-first" => Self::FillFirst,
-            "round-robin" => Self::RoundRobin,
-            "p2c" => Self::P2c,
-            "random" => Self::Random,
-            "least-used" => Self::LeastUsed,
-            _ => return None,
-        })
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

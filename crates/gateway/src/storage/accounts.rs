@@ -18,6 +18,17 @@ pub struct Account {
     pub created_at: String,
 }
 
+/// What the management API shows of an account (never its key).
+pub fn view(a: &Account) -> switchyard_types::views::AccountView {
+    switchyard_types::views::AccountView {
+        provider: a.provider.clone(),
+        label: a.label.clone(),
+        enabled: a.enabled,
+        priority: a.priority,
+        created_at: a.created_at.clone(),
+    }
+}
+
 /// The keychain entry name of one account.
 pub fn key_ref(provider: &str, label: &str) -> String {
     format!("provider:{provider}:account:{label}")
@@ -142,7 +153,7 @@ impl Db {
     pub fn set_account_strategy(
         &self,
         provider: &str,
-        strategy: &str,
+        strategy: switchyard_types::AccountStrategy,
     ) -> Result<bool, StorageError> {
         self.with(|c| {
             Ok(c.execute(

@@ -17,14 +17,14 @@ impl Alias {
     }
 
     /// Whether `model` matches: `*` = any run, `?` = one character, anchored, case-insensitive
-    /// (routing.md §2).
+    /// (docs/routing.md §2).
     pub fn matches(&self, model: &str) -> bool {
         let p: Vec<char> = self.pattern.to_lowercase().chars().collect();
         let t: Vec<char> = model.to_lowercase().chars().collect();
         glob(&p, &t)
     }
 
-    /// routing.md §2: Σ(literal length × 10) − 50 × stars − 5 × questions + pattern length.
+    /// docs/routing.md §2: Σ(literal length × 10) − 50 × stars − 5 × questions + pattern length.
     pub fn score(&self) -> i64 {
         let stars = self.pattern.matches('*').count() as i64;
         let qs = self.pattern.matches('?').count() as i64;

@@ -59,7 +59,7 @@ impl ComboTarget {
     }
 }
 
-/// Per-combo overrides of the routing defaults (routing.md §12); absent = the default.
+/// Per-combo overrides of the routing defaults (docs/routing.md §12); absent = the default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComboConfig {

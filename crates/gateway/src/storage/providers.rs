@@ -2,40 +2,33 @@
 
 use super::{Db, StorageError};
 use rusqlite::{params, OptionalExtension};
-use serde::{Deserialize, Serialize};
+
+pub use switchyard_types::views::ProviderView;
+use switchyard_types::{AccountStrategy, AuthStyle, Format};
 
 /// A provider as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provider {
     pub name: String,
     pub base_url: String,
-    pub format: String,
+    pub format: Format,
     pub models: Vec<String>,
     pub key_ref: Option<String>,
     pub created_at: String,
-    /// `bearer`, `x-api-key`, `x-goog-api-key`, `query-key`, `none`; `None` = the format's default.
-    pub auth: Option<String>,
+    /// Where the key goes; `None` = the format's default.
+    pub auth: Option<AuthStyle>,
     pub catalog_id: Option<String>,
-    /// How one of several accounts is chosen (`fill-first`, `round-robin`, …).
-    pub account_strategy: String,
+    /// How one of several accounts is chosen.
+    pub account_strategy: AccountStrategy,
     /// The provider's accounts, in fill-first order (at least `default`).
     pub accounts: Vec<super::Account>,
 }
 
-/// A provider as shown to the dashboard, tray and management API (no secret in it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProviderView {
-    pub name: String,
-    pub base_url: String,
-    pub format: String,
-    pub models: Vec<String>,
-    pub key_ref: Option<String>,
-    pub has_key: bool,
-    pub created_at: String,
-    pub auth: Option<String>,
-    pub catalog_id: Option<String>,
-    pub account_strategy: String,
-    pub accounts: Vec<super::Account>,
+impl Provider {
+    /// Where this provider wants its key (its own setting, else its format's default).
+    pub fn auth_style(&self) -> AuthStyle {
+        self.auth.unwrap_or(self.format.default_auth())
+    }
 }
 
 impl From<&Provider> for ProviderView {
@@ -43,15 +36,15 @@ impl From<&Provider> for ProviderView {
         Self {
             name: p.name.clone(),
             base_url: p.base_url.clone(),
-            format: p.format.clone(),
+            format: p.format,
             models: p.models.clone(),
             key_ref: p.key_ref.clone(),
             has_key: p.key_ref.is_some(),
             created_at: p.created_at.clone(),
-            auth: p.auth.clone(),
+            auth: p.auth,
             catalog_id: p.catalog_id.clone(),
-            account_strategy: p.account_strategy.clone(),
-            accounts: p.accounts.clone(),
+            account_strategy: p.account_strategy,
+            accounts: p.accounts.iter().map(super::accounts::view).collect(),
         }
     }
 }
@@ -61,10 +54,10 @@ impl From<&Provider> for ProviderView {
 pub struct NewProvider {
     pub name: String,
     pub base_url: String,
-    pub format: String,
+    pub format: Format,
     pub models: Vec<String>,
     pub key_ref: Option<String>,
-    pub auth: Option<String>,
+    pub auth: Option<AuthStyle>,
     pub catalog_id: Option<String>,
 }
 
@@ -198,7 +191,7 @@ mod tests {
         NewProvider {
             name: name.into(),
             base_url: "http://127.0.0.1:1/v1".into(),
-            format: "openai".into(),
+            format: Format::Chat,
             models: vec!["m1".into(), "m2".into()],
             key_ref: Some(format!("provider:{name}:account:default")),
             auth: None,

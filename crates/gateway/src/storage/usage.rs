@@ -18,8 +18,7 @@ pub struct UsageRow {
     pub client_format: String,
     pub stream: bool,
     pub status: u16,
-    /// `ok`, `error`, `client_closed`, `stream_error`, `rejected`.
-    pub outcome: String,
+    pub outcome: switchyard_types::Outcome,
     pub attempts: u32,
     /// The hops that failed before the one that answered: `acme/m1:429,beta/m2:ok`.
     pub fallback: Option<String>,
@@ -298,6 +297,7 @@ mod tests {
     use super::*;
 
     fn row(provider: &str, latency: u64, cost: f64, outcome: &str) -> UsageRow {
+        let outcome = outcome.parse().unwrap();
         UsageRow {
             ts_ms: 1_800_000_000_000,
             provider: Some(provider.into()),
@@ -305,7 +305,7 @@ mod tests {
             requested: "m".into(),
             client_format: "openai".into(),
             status: 200,
-            outcome: outcome.into(),
+            outcome,
             attempts: 1,
             latency_ms: latency,
             input_tokens: Some(10),

@@ -76,7 +76,7 @@ async fn write(db: &Db, rows: Vec<UsageRow>) {
 }
 
 async fn prune(db: &Db, retention_days: i64) {
-    let cutoff = crate::routing::now_unix() as i64 * 1000 - retention_days * 86_400_000;
+    let cutoff = crate::clock::now_ms() - retention_days * 86_400_000;
     let db = db.clone();
     if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || db.prune_usage(cutoff)).await {
         if n > 0 {
@@ -132,13 +132,13 @@ mod tests {
     async fn rows_are_batched_and_flushed() {
         let db = Db::open_in_memory().unwrap();
         let rec = Recorder::start(db.clone(), DEFAULT_RETENTION_DAYS);
-        let now = crate::routing::now_unix() as i64 * 1000;
+        let now = crate::clock::now_ms();
         for i in 0..1000 {
             rec.record(UsageRow {
                 ts_ms: now,
                 requested: format!("m{i}"),
                 client_format: "openai".into(),
-                outcome: "ok".into(),
+                outcome: switchyard_types::Outcome::Ok,
                 ..Default::default()
             });
         }

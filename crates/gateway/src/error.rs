@@ -1,5 +1,9 @@
 //! Errors the gateway itself produces, rendered as OpenAI error JSON
-//! (`{"error":{"message","type","param","code"}}`), the shape OpenAI clients and our dashboard read.
+//! (`{"error":{"message","type","param","code"}}`), the shape OpenAI clients and our dashboard read,
+//! or in the client's own protocol on the model APIs.
+//!
+//! A leaf of the crate: every layer may return an `ApiError`; domain errors of the layers below
+//! (routing's `PlanError`) become one here, so the status policy lives in one place.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -61,7 +65,7 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// The error in the client's own protocol (api-surface.md §8).
+    /// The error in the client's own protocol (docs/api-surface.md §8).
     pub fn render(&self, client: crate::formats::Format) -> Response {
         use crate::formats::Format;
         let body = match client {
@@ -96,4 +100,33 @@ impl std::fmt::Display for ApiError {
             self.message
         )
     }
+}
+
+impl From<crate::routing::plan::PlanError> for ApiError {
+    fn from(e: crate::routing::plan::PlanError) -> Self {
+        use crate::routing::plan::PlanErrorKind;
+        let status = match e.kind {
+            PlanErrorKind::NotFound => StatusCode::NOT_FOUND,
+            PlanErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            PlanErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, e.code, e.message)
+    }
+}
+
+/// Reads a request body up to `limit` bytes; larger bodies get a 413 in the client's format.
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request(
+                "invalid_request",
+                format!("could not read the request body: {e}"),
+            )
+        }
+    })
 }

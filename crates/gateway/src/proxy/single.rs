@@ -1,0 +1,321 @@
+//! The single-call endpoints: embeddings and token counting. One target (the plan's first),
+//! one upstream call, no failover: a client asking for a count or a vector wants that target's
+//! answer, and these calls are cheap to repeat.
+
+use super::pipeline::paused_error;
+use super::respond::{self, Ledger};
+use super::{attempt, client_key, transport, upstream, DEFAULT_ANTHROPIC_VERSION};
+use crate::error::{read_body, ApiError};
+use crate::formats::{self, ir, Format};
+use crate::state::AppState;
+use crate::storage::Provider;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::Value;
+use std::sync::Arc;
+use switchyard_types::Outcome;
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_request", msg)
+}
+
+/// `POST /v1beta/models/{model}:countTokens`: estimated locally.
+pub async fn gemini_count(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+    model: &str,
+    body: Body,
+) -> Response {
+    let result = async {
+        gate(state, headers, query_key).await?;
+        let bytes = read_body(body, state.config.max_body_bytes).await?;
+        let json: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+        first_target(state, model)?;
+        let req = formats::decode_request(Format::Gemini, &json).map_err(bad)?;
+        Ok::<_, ApiError>(estimate_tokens(&req))
+    }
+    .await;
+    match result {
+        Ok(n) => (
+            [("x-switchyard-estimated", "true")],
+            axum::Json(serde_json::json!({"totalTokens": n})),
+        )
+            .into_response(),
+        Err(e) => e.render(Format::Gemini),
+    }
+}
+
+/// `POST /v1/embeddings`: forwarded to OpenAI-compatible providers with only `model` rewritten.
+pub async fn embed(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mut ledger = Ledger::new(state.clone(), Format::Chat, false);
+    if let Err(e) = gate(state, headers, None).await {
+        ledger.finish(Outcome::Rejected, e.status.as_u16());
+        return Err(e);
+    }
+    let r = embed_inner(state, body, &mut ledger).await;
+    match &r {
+        Ok(resp) if resp.status().is_success() => ledger.finish(Outcome::Ok, 200),
+        Ok(resp) => ledger.finish(Outcome::Error, resp.status().as_u16()),
+        Err(e) => ledger.finish(Outcome::Error, e.status.as_u16()),
+    }
+    r
+}
+
+/// Pause and client-key checks (the main pipeline does its own).
+async fn gate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+) -> Result<Option<crate::storage::keys::ClientKey>, ApiError> {
+    if state.paused() {
+        return Err(paused_error());
+    }
+    client_key::check(state, headers, query_key).await
+}
+
+async fn embed_inner(
+    state: &AppState,
+    body: Body,
+    ledger: &mut Ledger,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, state.config.max_body_bytes).await?;
+    let mut json: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let model = json
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("missing required field `model`"))?
+        .to_string();
+    if json.get("input").is_none() {
+        return Err(bad("missing required field `input`"));
+    }
+    ledger.row.requested = model.clone();
+    let (provider, upstream_model) = first_target(state, &model)?;
+    let provider = &provider;
+    ledger.row.provider = Some(provider.name.clone());
+    ledger.row.model = Some(upstream_model.clone());
+    if provider.format != Format::Chat {
+        return Err(ApiError::bad_request(
+            "unsupported_feature",
+            format!(
+                "embeddings need an OpenAI-compatible provider; {:?} speaks {}",
+                provider.name, provider.format
+            ),
+        ));
+    }
+    json["model"] = Value::String(upstream_model.clone());
+    let key = match &provider.key_ref {
+        Some(entry) => state.credentials.get(entry).await.ok().flatten(),
+        None => None,
+    };
+    let url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
+    let resp = single_call(
+        state,
+        provider,
+        Format::Chat,
+        url,
+        upstream::json_headers(),
+        key.as_deref(),
+        &json,
+    )
+    .await?;
+    let status = resp.status;
+    let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
+    if !status.is_success() {
+        return Ok(
+            single_error(&provider.name, status, ct, resp, Format::Chat, Format::Chat).await,
+        );
+    }
+    let mut out = Response::new(Body::from_stream(resp.body));
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        ct.unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    respond::diagnostics(
+        &mut out,
+        vec![
+            (respond::diag::PROVIDER, provider.name.clone()),
+            (respond::diag::MODEL, upstream_model.clone()),
+        ],
+    );
+    Ok(out)
+}
+
+/// `POST /v1/messages/count_tokens`: forwarded to Anthropic-format upstreams; for the others
+/// estimated locally (about 4 characters per token) and marked `X-Switchyard-Estimated: true`.
+pub async fn count(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    gate(state, headers, None).await?;
+    let bytes = read_body(body, state.config.max_body_bytes).await?;
+    let mut json: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let model = json
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("missing required field `model`"))?
+        .to_string();
+    let (provider, upstream_model) = first_target(state, &model)?;
+    let provider = &provider;
+    if provider.format == Format::Messages {
+        json["model"] = Value::String(upstream_model);
+        let key = match &provider.key_ref {
+            Some(entry) => state.credentials.get(entry).await.ok().flatten(),
+            None => None,
+        };
+        let url = format!(
+            "{}/messages/count_tokens",
+            provider.base_url.trim_end_matches('/')
+        );
+        let version = headers
+            .get("anthropic-version")
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+        let mut up_headers = upstream::json_headers();
+        up_headers.insert("anthropic-version", version);
+        let resp = single_call(
+            state,
+            provider,
+            Format::Messages,
+            url,
+            up_headers,
+            key.as_deref(),
+            &json,
+        )
+        .await?;
+        let status = resp.status;
+        let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
+        if !status.is_success() {
+            return Ok(single_error(
+                &provider.name,
+                status,
+                ct,
+                resp,
+                Format::Messages,
+                Format::Messages,
+            )
+            .await);
+        }
+        let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", e))?;
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
+    let req = formats::decode_request(Format::Messages, &json).map_err(bad)?;
+    let tokens = estimate_tokens(&req);
+    Ok((
+        [("x-switchyard-estimated", "true")],
+        axum::Json(serde_json::json!({"input_tokens": tokens})),
+    )
+        .into_response())
+}
+
+/// About 4 characters per token; images count roughly 1.5k tokens.
+fn estimate_tokens(req: &ir::Request) -> usize {
+    let mut chars: usize = req.system.iter().map(String::len).sum();
+    for m in &req.messages {
+        for p in &m.parts {
+            chars += match p {
+                ir::Part::Text(t) => t.len(),
+                ir::Part::Thinking { text, .. } => text.len(),
+                ir::Part::ToolCall {
+                    name, arguments, ..
+                } => name.len() + arguments.len(),
+                ir::Part::ToolResult { content, .. } => format!("{content:?}").len(),
+                ir::Part::Image(_) => 6000,
+            };
+        }
+    }
+    chars += req
+        .tools
+        .iter()
+        .map(|t| t.name.len() + t.parameters.to_string().len())
+        .sum::<usize>();
+    chars.div_ceil(4).max(1)
+}
+
+/// The target a single-call endpoint (embeddings, count_tokens) uses: the plan's first.
+fn first_target(state: &AppState, model: &str) -> Result<(Provider, String), ApiError> {
+    let plan = state.router.plan(
+        state.providers(),
+        &state.aliases(),
+        &state.prices(),
+        model,
+        None,
+    )?;
+    let t = &plan.targets[0];
+    Ok((plan.provider(t).clone(), t.model.clone()))
+}
+
+/// One upstream call of the single-call endpoints: the account's key where the provider wants
+/// it, and a bound like an attempt's wait for headers (a connection that accepts and then
+/// stalls, TLS included, must not hang the client).
+async fn single_call(
+    state: &AppState,
+    provider: &Provider,
+    format: Format,
+    mut url: String,
+    mut headers: HeaderMap,
+    key: Option<&str>,
+    body: &Value,
+) -> Result<transport::Answer, ApiError> {
+    upstream::apply_auth(&mut headers, &mut url, provider, format, key)
+        .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
+    let wait = attempt::Timeouts::default().first_byte;
+    let send = state
+        .http
+        .post(&url, headers, Bytes::from(body.to_string()));
+    match tokio::time::timeout(wait, send).await {
+        Ok(r) => r.map_err(|e| upstream::unreachable(&provider.name, &url, e)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            format!(
+                "provider {:?} sent no response headers within {} s",
+                provider.name,
+                wait.as_secs()
+            ),
+        )),
+    }
+}
+
+/// An upstream error on the single-call endpoints (no fallback there), with its `Retry-After`.
+async fn single_error(
+    provider: &str,
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    resp: transport::Answer,
+    client: Format,
+    upstream_format: Format,
+) -> Response {
+    if status.is_redirection() {
+        let msg = upstream::redirect_message(provider, status, &resp.headers);
+        return ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", msg).render(client);
+    }
+    let retry_after = resp.headers.get(header::RETRY_AFTER).cloned();
+    let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let mut r = upstream::error_response(
+        provider,
+        status,
+        content_type,
+        &bytes::Bytes::from(body),
+        client,
+        upstream_format,
+    );
+    if let Some(v) = retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
