@@ -89,21 +89,17 @@ impl CatalogEntry {
     }
 }
 
-/// Wire formats the gateway speaks to providers: API id and the label shown to people.
-pub const FORMATS: [(&str, &str); 5] = [
-    ("openai", "OpenAI-compatible (Chat Completions)"),
-    ("anthropic", "Anthropic Messages"),
-    ("responses", "OpenAI Responses"),
-    ("gemini", "Google Gemini"),
-    ("kiro", "Kiro (AWS event stream)"),
-];
+use switchyard_types::{ComboStrategy, Format};
+
+/// Wire formats the gateway speaks to providers: API id and the label shown to people. The list
+/// is the gateway's own (`switchyard-types`), so a new format appears here by itself.
+pub fn formats() -> impl Iterator<Item = (&'static str, &'static str)> {
+    Format::ALL.iter().map(|f| (f.as_str(), f.label()))
+}
 
 /// The label for a format id; an unknown id is shown as is.
 pub fn format_label(id: &str) -> &str {
-    FORMATS
-        .iter()
-        .find(|(f, _)| *f == id)
-        .map_or(id, |(_, label)| label)
+    Format::parse(id).map_or(id, Format::label)
 }
 
 /// One entry of `GET /api/providers`. The API key itself never leaves the gateway.
@@ -153,18 +149,8 @@ pub struct NewAccount {
     pub priority: Option<i64>,
 }
 
-/// Combo strategies the gateway accepts; the first is the default (`fill-first` is its alias).
-pub const STRATEGIES: [&str; 9] = [
-    "priority",
-    "round-robin",
-    "weighted",
-    "random",
-    "strict-random",
-    "p2c",
-    "least-used",
-    "cost-optimized",
-    "quota-aware",
-];
+/// Combo strategies the gateway accepts; the first is the default.
+pub const STRATEGIES: &[&str] = ComboStrategy::NAMES;
 
 /// One entry of `GET /api/combos`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, parse_models, CatalogEntry, NewProvider, FORMATS};
+use crate::api::{self, formats, parse_models, CatalogEntry, NewProvider};
 use crate::state::Dashboard;
 
 const DEFAULT_FORMAT: &str = "openai";
@@ -200,9 +200,8 @@ pub fn AddProvider(dashboard: Dashboard) -> impl IntoView {
                 <label>
                     <span>"Format"</span>
                     <select name="format" bind:value=format>
-                        {FORMATS
-                            .iter()
-                            .map(|(id, label)| view! { <option value=*id>{*label}</option> })
+                        {formats()
+                            .map(|(id, label)| view! { <option value=id>{label}</option> })
                             .collect_view()}
                     </select>
                 </label>

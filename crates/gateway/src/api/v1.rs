@@ -99,13 +99,15 @@ async fn gemini(
         "countTokens" => {
             return proxy::gemini_count(&state, &headers, query_key.as_deref(), &model, body).await
         }
-        other => return ApiError::not_found(
-            "unsupported_endpoint",
-            format!(
+        other => {
+            return ApiError::not_found(
+                "unsupported_endpoint",
+                format!(
                 "method {other:?} is not supported; use generateContent or streamGenerateContent"
             ),
-        )
-        .render(Format::Gemini),
+            )
+            .render(Format::Gemini)
+        }
     };
     let call = CallOverrides {
         model: Some(model),

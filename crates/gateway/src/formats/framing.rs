@@ -4,7 +4,7 @@
 //! Each turns bytes, as they arrive, into complete events `(name, data)`, so the codecs stay the
 //! same whatever the framing and nothing waits for the end of the stream.
 
-use super::sse::{SseEvent, SseParser};
+use super::sse::{SseEvent, SseParser, MAX_EVENT_BYTES};
 use super::Format;
 use aws_smithy_types::event_stream::{HeaderValue, Message};
 use bytes::{Buf, BytesMut};
@@ -80,12 +80,21 @@ impl Framer {
         }
     }
 
+    /// Why the stream can no longer be read: an event outgrew the limit (the buffer was let go).
+    pub fn overflow(&self) -> Option<&str> {
+        match self {
+            Self::Sse(p) => p.overflow(),
+            Self::JsonArray(p) => p.overflow.then_some(OVERSIZED_OBJECT),
+            Self::EventStream(_) => None,
+        }
+    }
+
     /// Whether the stream ended between two events (not in the middle of one). Formats without
     /// a terminal event (Kiro) finish cleanly only then; a cut frame is a cut stream.
     pub fn ended_cleanly(&self) -> bool {
         match self {
-            Self::Sse(_) => true,
-            Self::JsonArray(p) => p.depth == 0,
+            Self::Sse(p) => p.overflow().is_none(),
+            Self::JsonArray(p) => p.depth == 0 && !p.overflow,
             Self::EventStream(p) => p.buf.is_empty() && !p.broken,
         }
     }
@@ -100,11 +109,24 @@ pub struct JsonArraySplitter {
     depth: usize,
     in_string: bool,
     escaped: bool,
+    /// An object outgrew [`MAX_EVENT_BYTES`]; nothing more is read.
+    overflow: bool,
 }
+
+const OVERSIZED_OBJECT: &str =
+    "the provider sent a stream object larger than 16 MiB; the stream was ended";
 
 impl JsonArraySplitter {
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         let mut out = Vec::new();
+        if self.overflow {
+            return out;
+        }
+        if self.current.len() + bytes.len() > MAX_EVENT_BYTES {
+            self.overflow = true;
+            self.current = Vec::new();
+            return out;
+        }
         for &b in bytes {
             if self.depth == 0 {
                 // Between objects: `[`, `,`, `]` and whitespace carry nothing.

@@ -10,6 +10,8 @@ use super::{ir, stream_decoder, stream_encoder, Format, StreamDecoder, StreamEnc
 pub struct EventReader {
     framer: Framer,
     decoder: Box<dyn StreamDecoder>,
+    /// The framer gave up on an oversized event, and the error was handed out.
+    broken: bool,
 }
 
 impl EventReader {
@@ -17,6 +19,7 @@ impl EventReader {
         Self {
             framer: Framer::new(framing),
             decoder: stream_decoder(upstream),
+            broken: false,
         }
     }
 
@@ -33,7 +36,19 @@ impl EventReader {
                 out.extend(self.decoder.event(ev.event.as_deref(), &ev.data));
             }
         }
+        if let (false, Some(why)) = (self.broken, self.framer.overflow()) {
+            self.broken = true;
+            out.push(ir::Event::Error {
+                status: 502,
+                message: why.to_string(),
+            });
+        }
         out
+    }
+
+    /// Whether the stream can no longer be read (an oversized event); the caller ends it.
+    pub fn broken(&self) -> bool {
+        self.broken
     }
 
     /// The upstream closed the connection.
@@ -164,6 +179,11 @@ impl StreamWatch {
             self.seen.note(&e);
         }
     }
+
+    /// The upstream sent an event too large to read: the stream must end.
+    pub fn broken(&self) -> bool {
+        self.reader.broken()
+    }
 }
 
 impl StreamTranslator {
@@ -241,6 +261,12 @@ impl StreamTranslator {
     }
 
     /// A keepalive for the client, unless the stream is already over.
+    /// The upstream sent an event too large to read: the stream must end (its error event was
+    /// already encoded into the client's format).
+    pub fn broken(&self) -> bool {
+        self.reader.broken()
+    }
+
     pub fn keepalive(&mut self) -> String {
         if self.finished {
             String::new()

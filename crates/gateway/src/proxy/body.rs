@@ -44,10 +44,10 @@ impl ClientBody {
                 })
                 .collect()
         };
-        let repeats = members
-            .iter()
-            .enumerate()
-            .any(|(i, (k, _))| members[..i].iter().any(|(seen, _)| seen == k));
+        // One pass with a set: comparing each key with every earlier one is quadratic, and a
+        // body of 80k short keys held the event loop for most of a minute.
+        let mut seen = std::collections::HashSet::with_capacity(members.len());
+        let repeats = !members.iter().all(|(k, _)| seen.insert(k.as_str()));
         Ok(Self {
             bytes,
             repeats,
@@ -158,6 +158,28 @@ mod tests {
             std::str::from_utf8(&b.with_model(Some("gpt-\"4\""))).unwrap(),
             r#"{ "x_unknown": 1.50, "model" : "gpt-\"4\"",  "messages":[{"role":"user","content":"hi"}], "n": 1e400 }"#
         );
+    }
+
+    /// 200k distinct top-level keys (2.4 MB): the duplicate check must be linear. Compared
+    /// pairwise this takes minutes on one core, stalling every stream on the event loop; the
+    /// 20 s bound only tells a stall from a pass, it does not measure speed.
+    #[test]
+    fn many_top_level_keys_do_not_stall() {
+        let mut s = String::from("{");
+        for i in 0..200_000 {
+            s.push_str(&format!("\"k{i}\":0,"));
+        }
+        s.push_str("\"model\":\"m\",\"k7\":1}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let b = ClientBody::parse(Bytes::from(s)).unwrap();
+            let _ = tx.send((b.repeats, b.get::<String>("model").unwrap().unwrap()));
+        });
+        let (repeats, model) = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("parsing 200k keys stalled");
+        assert!(repeats, "k7 appears twice");
+        assert_eq!(model, "m");
     }
 
     #[test]

@@ -225,6 +225,17 @@ fn passthrough(
                 match tokio::time::timeout(idle, st.up.next()).await {
                     Ok(Some(Ok(b))) => {
                         st.watch.feed(&b);
+                        if st.watch.broken() {
+                            // An event too large to read: end the line it was in, then say why.
+                            let why = st.watch.seen.error.clone().unwrap_or_default();
+                            tracing::warn!(provider = %provider, "{why}");
+                            let u = st.watch.seen.usage;
+                            st.ledger.usage(&u);
+                            st.ledger.finish(Outcome::StreamError, 502);
+                            let mut out = b"\n\n".to_vec();
+                            out.extend_from_slice(&fail(why));
+                            return is_sse.then(|| (Ok(Bytes::from(out)), None));
+                        }
                         Some((Ok(b), Some(st)))
                     }
                     Ok(None) => {
@@ -330,6 +341,12 @@ fn translate(
                     match next {
                         Some(Ok(bytes)) => {
                             let out = st.tr.feed(&bytes);
+                            if st.tr.broken() {
+                                let u = st.tr.seen.usage;
+                                st.ledger.usage(&u);
+                                st.ledger.finish(Outcome::StreamError, 502);
+                                return Some((Ok(Bytes::from(out)), None));
+                            }
                             if !out.is_empty() {
                                 return Some((Ok(Bytes::from(out)), Some(st)));
                             }
