@@ -99,7 +99,10 @@ pub fn formats() -> impl Iterator<Item = (&'static str, &'static str)> {
 
 /// The label for a format id; an unknown id is shown as is.
 pub fn format_label(id: &str) -> &str {
-    Format::parse(id).map_or(id, Format::label)
+    match Format::parse(id) {
+        Some(f) => f.label(),
+        None => id,
+    }
 }
 
 /// One entry of `GET /api/providers`. The API key itself never leaves the gateway.

@@ -10,7 +10,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -91,15 +91,43 @@ pub async fn host_origin_guard(
         .into_response();
     }
     let management = req.uri().path().starts_with("/api/");
+    let model_api = req.uri().path().starts_with("/v1");
     let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
     if management {
         // Management answers describe live state; never let a browser cache reuse them.
-        resp.headers_mut().insert(
-            header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-store"),
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if !model_api {
+        // No site may frame the dashboard: a framed Delete or Pause button can be clicked for
+        // the user by a page laid over it (clickjacking).
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
         );
     }
     resp
+}
+
+/// Compares a presented secret with ours in time that does not depend on where they differ.
+pub fn same_secret(presented: &str, ours: &str) -> bool {
+    let (a, b) = (presented.as_bytes(), ours.as_bytes());
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(a.len() ^ b.len(), |acc, (x, y)| acc | usize::from(x ^ y));
+    diff == 0
+}
+
+/// The client key a request carries in its query string, only where the request's format puts
+/// it there (Gemini's `?key=`). Everywhere else a `?key=` is not a credential: honouring it in
+/// the guard but not in the pipeline let a remote client past the guard without its budget.
+pub fn query_key<'a>(path: &str, query: Option<&'a str>) -> Option<&'a str> {
+    let gemini = path.starts_with("/v1beta/") || path.contains("/models/") && path.contains(':');
+    query
+        .filter(|_| gemini)
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("key=")))
 }
 
 /// Which credentials a request from another machine must carry (none are needed on loopback).
@@ -136,7 +164,7 @@ fn remote_credentials(
     match remote_need(path) {
         RemoteNeed::Nothing => Ok(()),
         RemoteNeed::AdminToken => {
-            if bearer == Some(state.admin_token.as_str()) {
+            if bearer.is_some_and(|b| same_secret(b, &state.admin_token)) {
                 Ok(())
             } else {
                 Err(ApiError::new(
@@ -148,8 +176,7 @@ fn remote_credentials(
             }
         }
         RemoteNeed::ClientKey => {
-            let query_key = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("key=")));
-            let sent = crate::proxy::presented_key(headers, query_key);
+            let sent = crate::proxy::presented_key(headers, query_key(path, query));
             if sent.is_some_and(|k| state.client_key(&crate::storage::keys::hash(k)).is_some()) {
                 return Ok(());
             }
@@ -186,6 +213,29 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_query_key_counts_only_where_gemini_puts_it() {
+        assert_eq!(query_key("/v1/chat/completions", Some("key=sy-1")), None);
+        assert_eq!(query_key("/v1/messages", Some("a=1&key=sy-1")), None);
+        assert_eq!(
+            query_key("/v1beta/models/m:generateContent", Some("alt=sse&key=sy-1")),
+            Some("sy-1")
+        );
+        assert_eq!(
+            query_key("/v1/models/m:streamGenerateContent", Some("key=sy-2")),
+            Some("sy-2")
+        );
+        assert_eq!(query_key("/v1beta/models/m:generateContent", None), None);
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("admin-abc", "admin-abc"));
+        assert!(!same_secret("admin-abd", "admin-abc"));
+        assert!(!same_secret("admin-ab", "admin-abc"));
+        assert!(!same_secret("", "admin-abc"));
+    }
 
     #[test]
     fn host_names_are_parsed_and_checked() {

@@ -127,43 +127,68 @@ async fn list_models(
     headers: axum::http::HeaderMap,
 ) -> Json<serde_json::Value> {
     if headers.contains_key("anthropic-version") || headers.contains_key("x-api-key") {
-        let data: Vec<_> = state
-            .providers()
-            .iter()
-            .flat_map(|p| {
-                p.models.iter().map(move |m| {
-                    serde_json::json!({
-                        "id": format!("{}/{}", p.name, m), "type": "model",
-                        "display_name": format!("{m} ({})", p.name), "created_at": p.created_at,
-                    })
-                })
+        let mut data: Vec<_> = routable_names(&state)
+            .into_iter()
+            .map(|(id, what)| {
+                serde_json::json!({"id": id, "type": "model", "display_name": what,
+                    "created_at": "1970-01-01T00:00:00Z"})
             })
             .collect();
+        data.extend(state.providers().iter().flat_map(|p| {
+            p.models.iter().map(move |m| {
+                serde_json::json!({
+                    "id": format!("{}/{}", p.name, m), "type": "model",
+                    "display_name": format!("{m} ({})", p.name), "created_at": p.created_at,
+                })
+            })
+        }));
         let first = data.first().map(|d| d["id"].clone());
         let last = data.last().map(|d| d["id"].clone());
         return Json(
             serde_json::json!({"data": data, "has_more": false, "first_id": first, "last_id": last}),
         );
     }
-    let mut data: Vec<_> = state
-        .providers()
-        .iter()
-        .flat_map(|p| {
-            p.models.iter().map(move |m| {
-                serde_json::json!({
-                    "id": format!("{}/{}", p.name, m),
-                    "object": "model",
-                    "created": 0,
-                    "owned_by": p.name,
-                })
-            })
+    let mut data: Vec<_> = routable_names(&state)
+        .into_iter()
+        .map(|(id, _)| {
+            serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "switchyard"})
         })
         .collect();
+    data.extend(state.providers().iter().flat_map(|p| {
+        p.models.iter().map(move |m| {
+            serde_json::json!({
+                "id": format!("{}/{}", p.name, m),
+                "object": "model",
+                "created": 0,
+                "owned_by": p.name,
+            })
+        })
+    }));
     // Exact aliases are model names clients can pick; wildcard patterns are not.
     data.extend(state.aliases().iter().filter(|a| !a.is_wildcard()).map(|a| {
         serde_json::json!({"id": a.pattern, "object": "model", "created": 0, "owned_by": "alias"})
     }));
     Json(serde_json::json!({"object": "list", "data": data}))
+}
+
+/// The names that route through Switchyard's own logic, first in the list so that tools with a
+/// model picker offer them: the active-combo alias (while a combo is active) and every combo.
+fn routable_names(state: &AppState) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(active) = state.router.active() {
+        out.push((
+            state.router.active_alias(),
+            format!("the active combo (now {active})"),
+        ));
+    }
+    out.extend(
+        state
+            .router
+            .combos()
+            .iter()
+            .map(|c| (c.name.clone(), format!("combo {}", c.name))),
+    );
+    out
 }
 
 /// `GET /v1beta/models`: the same models in Gemini's list shape.

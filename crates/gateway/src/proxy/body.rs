@@ -70,6 +70,11 @@ impl ClientBody {
             .map(|(_, r)| r.clone())
     }
 
+    /// The body exactly as the client sent it.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.span(key).is_some()
     }

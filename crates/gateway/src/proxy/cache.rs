@@ -25,12 +25,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A complete answer kept for replay.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Stored {
     pub body: Bytes,
     pub content_type: HeaderValue,
     pub provider: String,
     pub model: String,
+    /// For an idempotent replay: the hash of the request body the answer belongs to.
+    pub request_hash: Option<[u8; 32]>,
 }
 
 impl Stored {
@@ -123,13 +125,32 @@ fn canonical(v: &Value) -> String {
     }
 }
 
-pub fn idempotency_key(headers: &HeaderMap) -> Option<String> {
-    headers
+/// An `Idempotency-Key` as the table holds it: the header value scoped to the client's format
+/// (the endpoint) and its client key, so one client's key never replays another's answer or an
+/// answer in another protocol; and the hash of the body, so a reused key with a different
+/// request is refused instead of answered with the first request's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idem {
+    pub slot: String,
+    pub body_hash: [u8; 32],
+}
+
+pub fn idempotency(
+    headers: &HeaderMap,
+    client: Format,
+    key_id: Option<i64>,
+    body: &[u8],
+) -> Option<Idem> {
+    let value = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 256)
-        .map(str::to_owned)
+        .filter(|k| !k.is_empty() && k.len() <= 256)?;
+    let key = key_id.map_or_else(|| "-".to_string(), |id| id.to_string());
+    Some(Idem {
+        slot: format!("{}\n{key}\n{value}", client.as_str()),
+        body_hash: Sha256::digest(body).into(),
+    })
 }
 
 /// Recently finished answers by idempotency key, and the keys still in flight.
@@ -211,7 +232,7 @@ pub async fn capture(
     state: &AppState,
     committed: Committed,
     cache_key: Option<String>,
-    idem: Option<String>,
+    idem: Option<Idem>,
     p: &Provider,
     target: &Target,
     ledger: Ledger,
@@ -230,13 +251,16 @@ pub async fn capture(
                 .unwrap_or(HeaderValue::from_static("application/json")),
             provider: p.name.clone(),
             model: target.model.clone(),
+            request_hash: None,
         });
         let _ = usage;
         if let Some(k) = cache_key {
             state.cache.insert(k, stored.clone());
         }
         if let Some(k) = idem {
-            state.idempotency.store(k, stored);
+            let mut replay = (*stored).clone();
+            replay.request_hash = Some(k.body_hash);
+            state.idempotency.store(k.slot, Arc::new(replay));
         }
     }
     let client = Format::parse(&ledger.row.client_format).unwrap_or(Format::Chat);
@@ -253,6 +277,21 @@ pub async fn capture(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_keys_are_scoped_to_format_and_client_key() {
+        let mut h = HeaderMap::new();
+        h.insert("idempotency-key", HeaderValue::from_static("abc"));
+        let chat = idempotency(&h, Format::Chat, Some(1), b"{}").unwrap();
+        let messages = idempotency(&h, Format::Messages, Some(1), b"{}").unwrap();
+        let other_key = idempotency(&h, Format::Chat, Some(2), b"{}").unwrap();
+        let other_body = idempotency(&h, Format::Chat, Some(1), b"{\"a\":1}").unwrap();
+        assert_ne!(chat.slot, messages.slot);
+        assert_ne!(chat.slot, other_key.slot);
+        assert_eq!(chat.slot, other_body.slot);
+        assert_ne!(chat.body_hash, other_body.body_hash);
+        assert!(idempotency(&HeaderMap::new(), Format::Chat, None, b"{}").is_none());
+    }
 
     #[test]
     fn canonical_json_ignores_key_order() {
@@ -284,6 +323,7 @@ mod tests {
                 content_type: HeaderValue::from_static("application/json"),
                 provider: "p".into(),
                 model: "m".into(),
+                request_hash: None,
             }),
         );
         drop(first);

@@ -113,6 +113,7 @@ fn read_model_and_stream(
         }
         (None, Some(_)) => return Err(bad("`model` must be a string")),
     };
+    crate::routing::plan::check_length(&model)?;
     let stream = match body.get::<Option<bool>>("stream") {
         Some(Err(_)) => return Err(bad("`stream` must be a boolean")),
         Some(Ok(s)) => s,
@@ -131,10 +132,23 @@ impl Exchange {
     ) -> Result<Response, Exit> {
         self.admit(over.query_key.as_deref()).await?;
         let state = self.state.clone();
-        let idem = cache::idempotency_key(&self.headers);
+        let idem = cache::idempotency(
+            &self.headers,
+            self.client,
+            self.ledger.row.key_id,
+            body.bytes(),
+        );
         // Held until this request's answer is built: duplicates wait for it, then replay it.
         let _first = match &idem {
-            Some(k) => match state.idempotency.begin(k).await {
+            Some(k) => match state.idempotency.begin(&k.slot).await {
+                cache::Begin::Replay(hit) if hit.request_hash != Some(k.body_hash) => {
+                    let e = ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was already used with a different request body; use a new key for a new request",
+                    );
+                    return Err(Exit::Refuse(Outcome::Rejected, e));
+                }
                 cache::Begin::Replay(hit) => {
                     let mut r = hit.response();
                     r.headers_mut().insert(
@@ -459,7 +473,7 @@ impl Exchange {
         plan: &Plan,
         s: Served,
         cache_key: Option<String>,
-        idem: Option<String>,
+        idem: Option<cache::Idem>,
     ) -> Response {
         let state = self.state.clone();
         let fallback = s.failover.fallback();

@@ -97,8 +97,8 @@ async fn embed_inner(
     if json.get("input").is_none() {
         return Err(bad("missing required field `input`"));
     }
-    ledger.row.requested = model.clone();
     let (provider, upstream_model) = first_target(state, &model)?;
+    ledger.row.requested = model.clone();
     let provider = &provider;
     ledger.row.provider = Some(provider.name.clone());
     ledger.row.model = Some(upstream_model.clone());

@@ -94,8 +94,25 @@ struct AccountRt {
     last_used: Option<Instant>,
     consecutive_uses: u32,
     recent_errors: u32,
-    reauth_required: bool,
+    /// The provider refused the account's key (401). An API key may work again (a billing
+    /// problem fixed, a key re-enabled), so the account is benched and re-probed on its own.
+    refused: Option<Refused>,
     disabled: bool,
+}
+
+/// A refused key's bench: when it was refused, until when it sits out, how often in a row.
+#[derive(Debug, Clone, Copy)]
+struct Refused {
+    at: Instant,
+    until: Instant,
+    level: u32,
+}
+
+/// A refused key is tried again after 1 min, then 2, 4, 8, 16, at most every 30 min
+/// (docs/routing.md §7).
+fn refused_bench(level: u32) -> Duration {
+    let secs = 60u64.saturating_mul(1 << level.min(5));
+    Duration::from_secs(secs.min(30 * 60))
 }
 
 #[derive(Default)]
@@ -188,6 +205,8 @@ struct Candidates<'a> {
     usable: usize,
     /// When the first cooling/locked/over-quota one frees up.
     earliest: Option<Instant>,
+    /// The benched (refused-key) account refused longest ago.
+    least_recently_refused: Option<(&'a crate::storage::Account, Instant)>,
 }
 
 fn candidates<'a>(
@@ -203,6 +222,7 @@ fn candidates<'a>(
         list: Vec::new(),
         usable: 0,
         earliest: None,
+        least_recently_refused: None,
     };
     for a in p.accounts.iter().filter(|a| a.enabled) {
         if pin.is_some_and(|pin| pin != a.label) || excluded.contains(&a.label) {
@@ -211,7 +231,14 @@ fn candidates<'a>(
         let key = AccountKey::new(&p.name, &a.label);
         let windows = quota.get(&key);
         let st = rt.accounts.entry(key).or_default();
-        if st.disabled || st.reauth_required {
+        if st.disabled {
+            continue;
+        }
+        if let Some(r) = st.refused.filter(|r| r.until > now) {
+            // Benched, not rate-limited: remembered in case nothing else can be tried.
+            if out.least_recently_refused.is_none_or(|(_, at)| r.at < at) {
+                out.least_recently_refused = Some((a, r.at));
+            }
             continue;
         }
         out.usable += 1;
@@ -394,7 +421,16 @@ impl Router {
             list: candidates,
             usable,
             earliest,
+            least_recently_refused,
         } = candidates(&mut rt, &quota, p, model, pin, excluded, now);
+        if candidates.is_empty() && earliest.is_none() {
+            // Every candidate is benched for a refused key and nothing is merely cooling: ask
+            // the provider again with the one refused longest ago, so the client gets the
+            // provider's own answer instead of a refusal without a call (a panic threshold).
+            if let Some((a, _)) = least_recently_refused {
+                return Pick::Account(a.label.clone());
+            }
+        }
         if candidates.is_empty() {
             if usable == 0 {
                 let why = if p.accounts.iter().any(|a| a.enabled) {
@@ -467,6 +503,9 @@ impl Router {
             .or_default();
         st.backoff_level = 0;
         st.recent_errors = 0;
+        if st.refused.take().is_some() {
+            tracing::info!(provider = %p.name, account, "the provider accepts the key again");
+        }
         if let Some(b) = rt.breakers.get_mut(&p.name) {
             b.on_success(now);
         }
@@ -531,7 +570,12 @@ impl Router {
                 None
             }
             AccountAction::ReauthRequired => {
-                st.reauth_required = true;
+                let level = st.refused.map_or(0, |r| r.level + 1);
+                st.refused = Some(Refused {
+                    at: now,
+                    until: now + refused_bench(level),
+                    level,
+                });
                 None
             }
         };
@@ -673,7 +717,7 @@ impl Router {
                                 .collect()
                         })
                         .unwrap_or_default(),
-                    reauth_required: st.is_some_and(|s| s.reauth_required),
+                    reauth_required: st.is_some_and(|s| s.refused.is_some_and(|r| r.until > now)),
                     disabled: st.is_some_and(|s| s.disabled),
                 });
             }

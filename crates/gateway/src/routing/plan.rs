@@ -299,7 +299,26 @@ impl Router {
     }
 }
 
+/// The longest model string a request may name. Real ids are a few dozen bytes; without a bound
+/// a 5 MB name was echoed in the 404 and stored in the usage log on every request.
+pub const MAX_MODEL_BYTES: usize = 256;
+
+/// A model string longer than [`MAX_MODEL_BYTES`], refused without echoing it.
+pub fn check_length(requested: &str) -> Result<(), PlanError> {
+    if requested.len() > MAX_MODEL_BYTES {
+        return Err(PlanError::invalid(
+            "model_too_long",
+            format!(
+                "the model name is {} bytes long; model names are at most {MAX_MODEL_BYTES} bytes",
+                requested.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_name(requested: &str) -> Result<(), PlanError> {
+    check_length(requested)?;
     // Model ids end up in upstream URL paths (Gemini): nothing that could change the path/query.
     let bad_char = |c: char| c.is_control() || matches!(c, '\\' | '?' | '#' | '%' | ' ');
     if requested.contains("..") || requested.chars().any(bad_char) {

@@ -49,12 +49,25 @@ pub const DB_FILE: &str = "switchyard.db";
 impl Db {
     /// Opens (creating if needed) `<data_dir>/switchyard.db` and brings the schema up to date.
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StorageError::CreateDir {
+        let dir_error = |source| StorageError::CreateDir {
             path: data_dir.display().to_string(),
             source,
-        })?;
-        let conn = Connection::open(data_dir.join(DB_FILE))?;
-        Self::init(conn)
+        };
+        std::fs::create_dir_all(data_dir).map_err(dir_error)?;
+        // The usage log, key labels and budgets are the user's own: the directory and the
+        // database files are private to them (SQLite gives its -wal/-shm files the database
+        // file's mode, so the file is created private before SQLite opens it).
+        private::dir(data_dir).map_err(dir_error)?;
+        let path = data_dir.join(DB_FILE);
+        private::file(&path).map_err(dir_error)?;
+        let db = Self::init(Connection::open(&path)?)?;
+        for suffix in ["-wal", "-shm"] {
+            let side = data_dir.join(format!("{DB_FILE}{suffix}"));
+            if side.exists() {
+                private::file(&side).map_err(dir_error)?;
+            }
+        }
+        Ok(db)
     }
 
     /// An in-memory database (tests).
@@ -84,5 +97,74 @@ impl Db {
     /// The schema version (SQLite `user_version`).
     pub fn schema_version(&self) -> Result<i64, StorageError> {
         self.with(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+    }
+}
+
+/// Owner-only permissions for what the gateway keeps on disk (a no-op where modes do not exist).
+pub mod private {
+    use std::path::Path;
+
+    /// Makes `dir` readable by its owner only (0700).
+    pub fn dir(dir: &Path) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let _ = dir;
+        Ok(())
+    }
+
+    /// Creates `file` if needed and makes it readable by its owner only (0600).
+    pub fn file(file: &Path) -> std::io::Result<()> {
+        let mut open = std::fs::OpenOptions::new();
+        open.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            open.mode(0o600);
+            open.open(file)?;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
+        #[cfg(not(unix))]
+        open.open(file)?;
+        Ok(())
+    }
+
+    #[cfg(all(test, unix))]
+    mod tests {
+        use std::os::unix::fs::PermissionsExt;
+
+        fn mode(p: &std::path::Path) -> u32 {
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+        }
+
+        #[test]
+        fn the_data_dir_and_database_files_are_private() {
+            let parent = tempfile::tempdir().unwrap();
+            let dir = parent.path().join("data");
+            let db = super::super::Db::open(&dir).unwrap();
+            db.set_setting("x", &1).unwrap();
+            assert_eq!(mode(&dir), 0o700);
+            for f in ["switchyard.db", "switchyard.db-wal", "switchyard.db-shm"] {
+                let p = dir.join(f);
+                if p.exists() {
+                    assert_eq!(mode(&p), 0o600, "{f}");
+                }
+            }
+            assert!(dir.join("switchyard.db-wal").exists(), "WAL mode is on");
+        }
+
+        #[test]
+        fn a_data_dir_made_public_earlier_is_made_private() {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            let file = dir.path().join("switchyard.db");
+            std::fs::write(&file, b"").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            super::super::Db::open(dir.path()).unwrap();
+            assert_eq!(mode(dir.path()), 0o700);
+            assert_eq!(mode(&file), 0o600);
+        }
     }
 }

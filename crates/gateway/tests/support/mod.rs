@@ -33,6 +33,8 @@ pub struct Env {
     pub gw: Gateway,
     pub mock: MockUpstream,
     pub http: reqwest::Client,
+    /// Kept so the data directory lives as long as the gateway (not every test reads it).
+    #[allow(dead_code)]
     pub dir: tempfile::TempDir,
 }
 

@@ -1,0 +1,205 @@
+//! Defects found by trying the gateway as a careless user or an attacker would; each test here
+//! failed on the code before its fix.
+
+use mock_upstream::MockConfig;
+use serde_json::{json, Value};
+
+mod support;
+use support::Env;
+
+impl Env {
+    async fn add_acme(&self) {
+        let (s, v) = self
+            .api(
+                reqwest::Method::POST,
+                "/api/providers",
+                json!({"name": "acme", "base_url": self.mock.base_url(), "format": "openai",
+                       "api_key": "sk-test", "models": ["mock-small"]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+
+    async fn post(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut r = self.http.post(self.url(path)).json(&body);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_overlong_model_name_is_refused_without_echo_or_log() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_acme().await;
+    let model = "x".repeat(40_000);
+    let r = env
+        .post(
+            "/v1/chat/completions",
+            json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("model_too_long"), "{text}");
+    assert!(
+        text.len() < 1000,
+        "the name is not echoed: {} bytes",
+        text.len()
+    );
+    // Gemini names the model in the URL: the same bound applies.
+    let r = env
+        .post(
+            &format!("/v1beta/models/{}:generateContent", "y".repeat(300)),
+            json!({"contents": [{"parts": [{"text": "hi"}]}]}),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    env.gw.state().recorder.flush().await;
+    let rows: Value = env.get_json("/api/requests?limit=50").await;
+    let longest = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["requested"].as_str().unwrap_or("").len())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest <= 256,
+        "the usage log kept a {longest}-byte model name"
+    );
+    assert!(env.mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn combos_and_the_active_alias_are_listed_as_models() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_acme().await;
+    let ids = |v: Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, _) = env
+        .api(
+            reqwest::Method::POST,
+            "/api/combos",
+            json!({"name": "always-on", "targets": ["acme/mock-small"]}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let listed = ids(env.get_json("/v1/models").await);
+    assert!(listed.contains(&"always-on".to_string()), "{listed:?}");
+    assert!(
+        !listed.contains(&"switchyard".to_string()),
+        "no combo is active yet"
+    );
+    let (s, _) = env
+        .api(
+            reqwest::Method::PUT,
+            "/api/combos/active",
+            json!({"name": "always-on"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let listed = ids(env.get_json("/v1/models").await);
+    assert_eq!(&listed[..2], ["switchyard", "always-on"], "{listed:?}");
+    assert!(listed.contains(&"acme/mock-small".to_string()));
+    // Every listed name routes.
+    for model in &listed {
+        let r = env
+            .post(
+                "/v1/chat/completions",
+                json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{model}");
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_cannot_be_framed() {
+    let env = Env::new(MockConfig::default()).await;
+    for path in ["/", "/api/health"] {
+        let r = env.http.get(env.url(path)).send().await.unwrap();
+        assert_eq!(r.headers()["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            r.headers()["content-security-policy"],
+            "frame-ancestors 'none'",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_only_the_same_request_of_the_same_protocol() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_acme().await;
+    let chat =
+        json!({"model": "acme/mock-small", "messages": [{"role": "user", "content": "one"}]});
+    let key = [("idempotency-key", "k-1")];
+    let first = env.post("/v1/chat/completions", chat.clone(), &key).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    let again = env.post("/v1/chat/completions", chat, &key).await;
+    assert_eq!(again.headers()["x-switchyard-idempotent"], "replay");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(env.mock.requests().len(), 1);
+    // The same key with another body is a client mistake, not a replay.
+    let other =
+        json!({"model": "acme/mock-small", "messages": [{"role": "user", "content": "two"}]});
+    let r = env.post("/v1/chat/completions", other, &key).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("idempotency_key_reused"));
+    // The same key on the Anthropic endpoint is another request: answered in its own protocol.
+    let r = env
+        .post(
+            "/v1/messages",
+            json!({"model": "acme/mock-small", "max_tokens": 50,
+                   "messages": [{"role": "user", "content": "one"}]}),
+            &key,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["type"], "message",
+        "an Anthropic answer, not a replayed Chat one: {v}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_key_is_asked_again_instead_of_benched_until_the_user_acts() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_acme().await;
+    let chat =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    // The provider refuses the key once (expired billing, say): its own 401 reaches the client.
+    let r = env
+        .post("/v1/chat/completions", chat("acme/error-401"), &[])
+        .await;
+    assert_eq!(r.status(), 401);
+    let health: Value = env.get_json("/api/routing/health").await;
+    let acct = &health["accounts"].as_array().unwrap()[0];
+    assert_eq!(acct["reauth_required"], true, "{health}");
+    // The only account is benched, yet the next request still asks the provider (which now
+    // accepts the key) instead of answering 503 without a call.
+    let r = env
+        .post("/v1/chat/completions", chat("acme/mock-small"), &[])
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(env.mock.requests().len(), 2);
+    let health: Value = env.get_json("/api/routing/health").await;
+    let acct = &health["accounts"].as_array().unwrap()[0];
+    assert_eq!(
+        acct["reauth_required"], false,
+        "a success lifts the bench: {health}"
+    );
+}
