@@ -39,7 +39,13 @@ pub struct GatewayConfig {
     /// One HTTP proxy for every upstream call. `None`: the usual `HTTPS_PROXY`, `HTTP_PROXY`,
     /// `ALL_PROXY` and `NO_PROXY` variables decide (`SWITCHYARD_UPSTREAM_PROXY` sets this).
     pub upstream_proxy: Option<String>,
+    /// How long a client may take to send its request headers, and then its body. A socket that
+    /// sends half a request and stalls is closed after this (remote mode faces it directly).
+    pub client_timeout: std::time::Duration,
 }
+
+/// The default [`GatewayConfig::client_timeout`].
+pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -81,6 +87,7 @@ impl GatewayConfig {
             upstream_proxy: std::env::var("SWITCHYARD_UPSTREAM_PROXY")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            client_timeout: CLIENT_TIMEOUT,
         })
     }
 }

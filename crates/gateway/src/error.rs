@@ -114,9 +114,25 @@ impl From<crate::routing::plan::PlanError> for ApiError {
     }
 }
 
-/// Reads a request body up to `limit` bytes; larger bodies get a 413 in the client's format.
+/// How long a client may take to send a request body once its headers arrived (a client that
+/// sends half a body and stalls must not hold its connection and buffer forever).
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reads a request body up to `limit` bytes within [`BODY_READ_TIMEOUT`]; larger bodies get a
+/// 413, a stalled one a 408, in the client's format.
 pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        ));
+    };
+    read.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");

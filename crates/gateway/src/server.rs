@@ -178,34 +178,11 @@ pub async fn start_with_store(
         catalog_error,
     });
     // Path normalisation wraps the router so it happens before routing.
-    let app = tower::Layer::layer(
-        &tower::util::MapRequestLayer::new(api::paths::rewrite),
-        api::router(state.clone()),
-    );
-    // Stream chunks are small writes; without TCP_NODELAY, Nagle + the client's delayed ACK hold
-    // each one back ~40 ms (measured with scripts/bench.sh before this line existed).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
+    let rewrite: fn(axum::extract::Request) -> axum::extract::Request = api::paths::rewrite;
+    let app: App = tower::util::MapRequest::new(api::router(state.clone()), rewrite);
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            // The peer address lets the guard demand credentials from other machines.
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(app),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!("gateway server stopped with an error: {e}");
-        }
-    });
+    let timeout = state.config.client_timeout;
+    let task = tokio::spawn(serve(listener, app, timeout, stopped));
     // Write-behind of routing state: every 5 s, off the request path.
     let flusher = {
         let state = state.clone();
@@ -226,6 +203,79 @@ pub async fn start_with_store(
         flusher,
     })
 }
+
+/// At most this many client connections at once; further ones wait in the kernel's accept queue
+/// until one closes (so a flood of idle sockets cannot exhaust file descriptors).
+const MAX_CONNECTIONS: usize = 1024;
+
+/// The accept loop: HTTP/1.1 and HTTP/2 on each connection, a bound on how long a client may
+/// take to send its headers, a cap on open connections, TCP_NODELAY, the peer address for the
+/// guard, and a graceful stop that lets requests in flight finish.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    header_timeout: Duration,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
+            _ = &mut stopped => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::debug!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        // Stream chunks are small writes; without TCP_NODELAY, Nagle + the client's delayed ACK
+        // hold each one back ~40 ms (measured with scripts/bench.sh before this line existed).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+        let svc = tower::ServiceExt::map_request(
+            app.clone(),
+            move |req: axum::http::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                // The peer address lets the guard demand credentials from other machines.
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        );
+        let conn = builder.serve_connection_with_upgrades(
+            TokioIo::new(tcp),
+            hyper_util::service::TowerToHyperService::new(svc),
+        );
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// The whole HTTP application: path normalisation in front of the routes.
+type App =
+    tower::util::MapRequest<axum::Router, fn(axum::extract::Request) -> axum::extract::Request>;
 
 impl Gateway {
     pub fn local_addr(&self) -> SocketAddr {

@@ -24,6 +24,7 @@ pub fn config(data_dir: &std::path::Path) -> GatewayConfig {
         keychain_service: "dev.switchyard.test".into(),
         keepalive: Duration::from_millis(300),
         upstream_proxy: None,
+        client_timeout: switchyard_gateway::config::CLIENT_TIMEOUT,
     }
 }
 
