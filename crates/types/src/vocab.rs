@@ -174,7 +174,9 @@ vocabulary! {
 
 vocabulary! {
     /// How a combo orders its targets (docs/routing.md §4).
+    #[derive(Default)]
     ComboStrategy, "strategy" {
+        #[default]
         Priority = "priority" | "fill-first",
         RoundRobin = "round-robin",
         Weighted = "weighted",
@@ -187,15 +189,11 @@ vocabulary! {
     }
 }
 
-impl Default for ComboStrategy {
-    fn default() -> Self {
-        ComboStrategy::Priority
-    }
-}
-
 vocabulary! {
     /// How one of a provider's accounts is chosen (docs/routing.md §5).
+    #[derive(Default)]
     AccountStrategy, "account strategy" {
+        #[default]
         FillFirst = "fill-first",
         RoundRobin = "round-robin",
         P2c = "p2c",
@@ -205,14 +203,10 @@ vocabulary! {
     }
 }
 
-impl Default for AccountStrategy {
-    fn default() -> Self {
-        AccountStrategy::FillFirst
-    }
-}
-
 vocabulary! {
     /// How a client request ended, as the usage log records it.
+    /// A row nobody finished is one whose client went away.
+    #[derive(Default)]
     Outcome, "outcome" {
         /// An upstream answered and the answer reached the client.
         Ok = "ok",
@@ -227,14 +221,8 @@ vocabulary! {
         /// The upstream stream broke after the client had received part of it.
         StreamError = "stream_error",
         /// The client went away before the answer was complete.
+        #[default]
         ClientClosed = "client_closed",
-    }
-}
-
-/// A row nobody finished is one whose client went away.
-impl Default for Outcome {
-    fn default() -> Self {
-        Outcome::ClientClosed
     }
 }
 

@@ -52,7 +52,7 @@ struct Exchange {
 /// How a phase ends the request early: an answer that is not an upstream commit (a cache hit,
 /// a replay, the final error), or a refusal.
 enum Exit {
-    Answer(Outcome, Response),
+    Answer(Outcome, Box<Response>),
     Refuse(Outcome, ApiError),
 }
 
@@ -89,7 +89,7 @@ pub async fn forward(
         Ok(resp) => Ok(resp),
         Err(Exit::Answer(outcome, resp)) => {
             ex.ledger.finish(outcome, resp.status().as_u16());
-            Ok(resp)
+            Ok(*resp)
         }
         Err(Exit::Refuse(outcome, e)) => {
             ex.ledger.finish(outcome, e.status.as_u16());
@@ -155,7 +155,7 @@ impl Exchange {
                         "x-switchyard-idempotent",
                         HeaderValue::from_static("replay"),
                     );
-                    return Err(Exit::Answer(Outcome::IdempotentReplay, r));
+                    return Err(Exit::Answer(Outcome::IdempotentReplay, Box::new(r)));
                 }
                 cache::Begin::First(g) => Some(g),
             },
@@ -226,7 +226,7 @@ impl Exchange {
         if let Some(hit) = key.as_ref().and_then(|k| self.state.cache.get(k)) {
             self.ledger.row.provider = Some(hit.provider.clone());
             self.ledger.row.model = Some(hit.model.clone());
-            return Err(Exit::Answer(Outcome::CacheHit, hit.response()));
+            return Err(Exit::Answer(Outcome::CacheHit, Box::new(hit.response())));
         }
         Ok(key)
     }
@@ -464,7 +464,7 @@ impl Exchange {
             combo: plan.combo.as_deref(),
             targets: plan.targets.len(),
         };
-        Exit::Answer(Outcome::Error, f.into_error(self.client, shape))
+        Exit::Answer(Outcome::Error, Box::new(f.into_error(self.client, shape)))
     }
 
     /// The committed answer becomes the client's response; the ledger goes with its body.
@@ -547,6 +547,8 @@ struct TargetRun<'a> {
     pin: Option<&'a str>,
 }
 
+// Served is moved out once per request; boxing it would add an allocation to every success.
+#[allow(clippy::large_enum_variant)]
 enum TargetEnd {
     Served(Served),
     /// The verdict (or the attempt cap) ends the whole request.

@@ -32,6 +32,8 @@ pub struct Transport {
     with_credentials: std::sync::OnceLock<reqwest::Client>,
 }
 
+// One per gateway, built at start: its size does not matter, an indirection per call would.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     Direct(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
     Proxied(reqwest::Client),
