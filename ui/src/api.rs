@@ -97,51 +97,9 @@ pub fn formats() -> impl Iterator<Item = (&'static str, &'static str)> {
     Format::ALL.iter().map(|f| (f.as_str(), f.label()))
 }
 
-/// The label for a format id; an unknown id is shown as is.
-pub fn format_label(id: &str) -> &str {
-    match Format::parse(id) {
-        Some(f) => f.label(),
-        None => id,
-    }
-}
-
-/// One entry of `GET /api/providers`. The API key itself never leaves the gateway.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
-pub struct Provider {
-    pub name: String,
-    pub base_url: String,
-    pub format: String,
-    #[serde(default)]
-    pub models: Vec<String>,
-    #[serde(default)]
-    pub has_key: bool,
-    #[serde(default)]
-    pub created_at: Option<String>,
-    /// How the key is sent upstream (`bearer`, `x-api-key`, …); absent for older rows.
-    #[serde(default)]
-    pub auth: Option<String>,
-    /// The catalog entry the provider was added from, if any.
-    #[serde(default)]
-    pub catalog_id: Option<String>,
-    /// The provider's accounts (API keys), in the order the gateway tries them.
-    #[serde(default)]
-    pub accounts: Vec<Account>,
-    /// How requests are spread over the accounts (`fill-first`, `round-robin`, …).
-    #[serde(default)]
-    pub account_strategy: Option<String>,
-}
-
-/// One account of a provider; the key itself stays in the keychain.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
-pub struct Account {
-    pub provider: String,
-    pub label: String,
-    pub enabled: bool,
-    #[serde(default)]
-    pub priority: i64,
-    #[serde(default)]
-    pub created_at: Option<String>,
-}
+/// `GET /api/providers` entries and their accounts: the gateway's own view types, so the two
+/// sides cannot drift (the API key itself never leaves the gateway).
+pub use switchyard_types::views::{AccountView as Account, ProviderView as Provider};
 
 /// Body of `POST /api/providers/{name}/accounts`.
 #[derive(Clone, Debug, Serialize)]
@@ -149,7 +107,7 @@ pub struct NewAccount {
     pub label: String,
     pub api_key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i64>,
+    pub priority: Option<u32>,
 }
 
 /// Combo strategies the gateway accepts; the first is the default.
@@ -324,31 +282,8 @@ pub struct Settings {
     pub notify: Notify,
 }
 
-/// Which events raise a desktop notification (`notify` in `/api/settings`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default)]
-pub struct Notify {
-    /// A quota window crossing 80 % / 95 %.
-    pub thresholds: bool,
-    /// A quota window exhausted.
-    pub exhausted: bool,
-    /// A quota window reset.
-    pub resets: bool,
-    /// A combo failing over to a later target.
-    pub failover: bool,
-}
-
-impl Default for Notify {
-    /// The gateway's defaults: everything on.
-    fn default() -> Self {
-        Self {
-            thresholds: true,
-            exhausted: true,
-            resets: true,
-            failover: true,
-        }
-    }
-}
+/// Which events raise a desktop notification (`notify` in `/api/settings`): the gateway's own type.
+pub use switchyard_types::views::NotifySettings as Notify;
 
 /// One entry of `GET /api/tools`: a coding tool Switchyard can configure.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -696,9 +631,10 @@ mod tests {
     }
 
     #[test]
-    fn formats_have_labels() {
-        assert_eq!(format_label("responses"), "OpenAI Responses");
-        assert_eq!(format_label("other"), "other");
+    fn formats_come_with_labels() {
+        let all: Vec<_> = formats().collect();
+        assert_eq!(all.len(), 5);
+        assert!(all.contains(&("responses", "OpenAI Responses")));
     }
 
     #[test]

@@ -76,29 +76,7 @@ pub struct Settings {
     pub notify: NotifySettings,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct NotifySettings {
-    /// A quota window crossing 80 % / 95 %.
-    pub thresholds: bool,
-    /// A quota window exhausted.
-    pub exhausted: bool,
-    /// A window reset (the account is available again).
-    pub resets: bool,
-    /// A combo failing over to a later target.
-    pub failover: bool,
-}
-
-impl Default for NotifySettings {
-    fn default() -> Self {
-        Self {
-            thresholds: true,
-            exhausted: true,
-            resets: true,
-            failover: true,
-        }
-    }
-}
+pub use switchyard_types::views::NotifySettings;
 
 impl AppState {
     pub fn providers(&self) -> Arc<Vec<Provider>> {

@@ -4,7 +4,7 @@ use crate::{AccountStrategy, AuthStyle, Format};
 use serde::{Deserialize, Serialize};
 
 /// One entry of `GET /api/providers`. The API key itself never leaves the gateway.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProviderView {
     pub name: String,
     /// The upstream's base URL, shown without any credentials it carries.
@@ -42,4 +42,29 @@ pub struct AccountView {
     pub priority: u32,
     #[serde(default)]
     pub created_at: String,
+}
+
+/// Which events raise a desktop notification (`notify` in `/api/settings`); all on by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    /// A quota window crossing 80 % / 95 %.
+    pub thresholds: bool,
+    /// A quota window exhausted.
+    pub exhausted: bool,
+    /// A window reset (the account is available again).
+    pub resets: bool,
+    /// A combo failing over to a later target.
+    pub failover: bool,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            thresholds: true,
+            exhausted: true,
+            resets: true,
+            failover: true,
+        }
+    }
 }

@@ -16,11 +16,7 @@ pub fn AccountsRow(
     columns: &'static str,
 ) -> impl IntoView {
     let name = provider.name.clone();
-    let strategy = provider
-        .account_strategy
-        .clone()
-        .map(|s| format!(" ({s})"))
-        .unwrap_or_default();
+    let strategy = format!(" ({})", provider.account_strategy);
     let accounts = provider
         .accounts
         .iter()
@@ -109,10 +105,12 @@ fn AddAccount(provider: String, dashboard: Dashboard, note: RwSignal<Note>) -> i
             let priority_text = priority.get_untracked();
             let priority_value = match priority_text.trim() {
                 "" => None,
-                p => match p.parse::<i64>() {
+                p => match p.parse::<u32>() {
                     Ok(n) => Some(n),
                     Err(_) => {
-                        note.set(Some(Err("Priority must be a whole number".to_owned())));
+                        note.set(Some(Err(
+                            "Priority must be a whole number, 0 or more".to_owned()
+                        )));
                         return;
                     }
                 },

@@ -4,7 +4,7 @@ use super::table::DataTable;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, format_label, Provider};
+use crate::api::{self, Provider};
 use crate::components::accounts::AccountsRow;
 use crate::components::notice::{Note, Notice};
 use crate::state::Dashboard;
@@ -100,7 +100,7 @@ fn ProviderRow(
             format!("from {shown}")
         }
     });
-    let format = format_label(&provider.format).to_owned();
+    let format = provider.format.label();
     let accounts = view! { <AccountsRow provider=provider.clone() dashboard note=accounts_note columns=COLUMNS /> };
 
     view! {
@@ -109,7 +109,7 @@ fn ProviderRow(
                 {provider.name.clone()}
                 {catalog_name.map(|text| view! { <small class="catalog-name">{text}</small> })}
             </td>
-            <td class="format" title=provider.format.clone()>{format}</td>
+            <td class="format" title=provider.format.as_str()>{format}</td>
             <td class="base-url"><code>{provider.base_url}</code></td>
             <td class="models">{provider.models.join(", ")}</td>
             <td class="has-key">{if provider.has_key { "yes" } else { "no" }}</td>

@@ -29,6 +29,23 @@ pub fn presented<'a>(headers: &'a HeaderMap, query_key: Option<&'a str>) -> Opti
     query_key
 }
 
+/// What every client request passes first: the gateway is not paused, and its client key (if
+/// required or sent) is valid and within budget.
+pub async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+) -> Result<Option<ClientKey>, ApiError> {
+    if state.paused() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "gateway_paused",
+            "Switchyard is paused; resume it from the tray or the dashboard",
+        ));
+    }
+    check(state, headers, query_key).await
+}
+
 /// The matching key (None when keys are not required and the request carries none we know);
 /// an error in the client's format when a key is required and missing/unknown, or over budget.
 pub async fn check(

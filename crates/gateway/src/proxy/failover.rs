@@ -161,35 +161,37 @@ impl Failover {
                 .ceil()
                 .max(1.0) as u64
         });
-        let with_retry = |mut r: Response| {
-            let status = r.status().as_u16();
-            if let (Some(s), true) = (retry_secs, status == 429 || status == 503) {
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(s));
-            }
-            r
+        let r = if let (Some(l), 1, None) = (&self.last, plan.targets, plan.combo) {
+            // A single target (no combo, no fallback): its own error, as the provider said it.
+            single_target_error(l, client)
+        } else if let Some(r) = self.stop_error(client) {
+            return r;
+        } else {
+            self.summary(plan.combo, retry_secs).render(client)
         };
-        // A single target (no combo, no fallback): its own error, as the provider said it.
-        if let (Some(l), 1, None) = (&self.last, plan.targets, plan.combo) {
-            return with_retry(single_target_error(l, client));
-        }
-        // A stop verdict (a plain 400 etc.): the upstream's own error.
-        if let Some(l) = &self.last {
-            if let Some(status) = l.failure.status.filter(|s| {
-                s.is_client_error() && !matches!(s.as_u16(), 401 | 402 | 403 | 404 | 408 | 429)
-            }) {
-                return upstream::error_response(
-                    &l.provider,
-                    status,
-                    l.failure.content_type.clone(),
-                    &l.failure.body,
-                    client,
-                    l.upstream,
-                );
-            }
-        }
-        let route = plan
-            .combo
+        with_retry_after(r, retry_secs)
+    }
+
+    /// A stop verdict (a plain 400 etc.): the upstream's own error, whatever came before.
+    fn stop_error(&self, client: Format) -> Option<Response> {
+        let l = self.last.as_ref()?;
+        let status = l.failure.status.filter(|s| {
+            s.is_client_error() && !matches!(s.as_u16(), 401 | 402 | 403 | 404 | 408 | 429)
+        })?;
+        Some(upstream::error_response(
+            &l.provider,
+            status,
+            l.failure.content_type.clone(),
+            &l.failure.body,
+            client,
+            l.upstream,
+        ))
+    }
+
+    /// Our own summary of what was tried: what the user must fix, that everything is cooling
+    /// (and when the first frees up), or that every target failed.
+    fn summary(&self, combo: Option<&str>, retry_secs: Option<u64>) -> ApiError {
+        let route = combo
             .map(|c| format!("combo {c:?}"))
             .unwrap_or_else(|| "the model".into());
         let tried = if self.hops.is_empty() {
@@ -197,17 +199,15 @@ impl Failover {
         } else {
             format!(" (tried: {})", self.hops.join(", "))
         };
+        let last = self.last.as_ref().map(|l| l.failure.message.as_str());
         if self.attempts == 0 && !self.unusable.is_empty() && self.earliest.is_none() {
             // Nothing to wait for: say what needs the user's attention.
+            let why = self.unusable.join("; ");
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_available_account",
-                format!(
-                    "no usable account for {route}: {}{tried}",
-                    self.unusable.join("; ")
-                ),
-            )
-            .render(client);
+                format!("no usable account for {route}: {why}{tried}"),
+            );
         }
         if self.attempts == 0 || !self.some_not_limited {
             let when = retry_secs
@@ -224,34 +224,32 @@ impl Failover {
             } else {
                 (StatusCode::SERVICE_UNAVAILABLE, "no_available_account")
             };
-            let detail = self
-                .last
-                .as_ref()
-                .map(|l| format!(": {}", l.failure.message))
-                .unwrap_or_default();
-            return with_retry(
-                ApiError::new(
-                    status,
-                    code,
-                    format!("every account for {route} is rate-limited or cooling down{when}{tried}{detail}"),
-                )
-                .render(client),
+            let detail = last.map(|m| format!(": {m}")).unwrap_or_default();
+            return ApiError::new(
+                status,
+                code,
+                format!("every account for {route} is rate-limited or cooling down{when}{tried}{detail}"),
             );
         }
-        let detail = self
-            .last
-            .as_ref()
-            .map(|l| format!("; last error: {}", l.failure.message))
+        let detail = last
+            .map(|m| format!("; last error: {m}"))
             .unwrap_or_default();
-        with_retry(
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "all_targets_failed",
-                format!("no target of {route} could answer{tried}{detail}"),
-            )
-            .render(client),
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "all_targets_failed",
+            format!("no target of {route} could answer{tried}{detail}"),
         )
     }
+}
+
+/// `Retry-After` on a 429 or 503, when something frees up.
+fn with_retry_after(mut r: Response, retry_secs: Option<u64>) -> Response {
+    let status = r.status().as_u16();
+    if let (Some(s), true) = (retry_secs, status == 429 || status == 503) {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
 }
 
 /// The error of the only target there was: the provider's own answer when it sent one, else

@@ -171,10 +171,7 @@ impl Exchange {
 
     /// Pause, then the client key and its budget.
     async fn admit(&mut self, query_key: Option<&str>) -> Result<(), Exit> {
-        if self.state.paused() {
-            return Err(Exit::Refuse(Outcome::Rejected, paused_error()));
-        }
-        let key = client_key::check(&self.state, &self.headers, query_key)
+        let key = client_key::admit(&self.state, &self.headers, query_key)
             .await
             .map_err(|e| Exit::Refuse(Outcome::Rejected, e))?;
         self.ledger.row.key_id = key.as_ref().map(|k| k.id);
@@ -276,12 +273,12 @@ impl Exchange {
     }
 
     /// Attempts along the plan until one commits (docs/routing.md §1, §6, §9).
-    async fn failover(
+    async fn failover<'p>(
         &mut self,
-        plan: &Plan,
+        plan: &'p Plan,
         call: &mut Call,
         skipped: &[Option<String>],
-    ) -> Result<Served, Exit> {
+    ) -> Result<Served<'p>, Exit> {
         let mut f = Failover::default();
         let pin_header = self
             .headers
@@ -323,40 +320,22 @@ impl Exchange {
     }
 
     /// The accounts of one target, until one answers or the verdict says to move on.
-    async fn try_target(
+    async fn try_target<'p>(
         &mut self,
-        t: &TargetRun<'_>,
+        t: &TargetRun<'p, '_>,
         call: &mut Call,
         f: &mut Failover,
-    ) -> TargetEnd {
+    ) -> TargetEnd<'p> {
         let state = self.state.clone();
         let timeouts = timeouts(&t.plan.config);
         let retry_delay = Duration::from_millis(t.plan.config.retry_delay_ms.unwrap_or(2000));
-        let mut excluded: Vec<String> = Vec::new();
-        let mut retried: Vec<String> = Vec::new();
-        let mut same: Option<String> = None;
+        let mut tried = TriedAccounts::default();
         loop {
             if f.exhausted() {
                 return TargetEnd::Stop;
             }
-            let account = match same.take() {
-                Some(a) => a,
-                None => {
-                    match state
-                        .router
-                        .pick_account(t.provider, &t.target.model, t.pin, &excluded)
-                    {
-                        Pick::Account(a) => a,
-                        Pick::Cooling(until) => {
-                            f.cooling(t.label, until);
-                            return TargetEnd::Next;
-                        }
-                        Pick::Unusable(why) => {
-                            f.unusable(t.label, why, excluded.is_empty());
-                            return TargetEnd::Next;
-                        }
-                    }
-                }
+            let Some(account) = tried.again.take().or_else(|| self.pick(t, &tried, f)) else {
+                return TargetEnd::Next;
             };
             let Some(acct) = t.provider.accounts.iter().find(|a| a.label == account) else {
                 return TargetEnd::Next;
@@ -368,7 +347,7 @@ impl Exchange {
                     Gate::Go(permit) => permit,
                     Gate::Busy(d) => {
                         f.busy(t.label, d);
-                        excluded.push(account);
+                        tried.excluded.push(account);
                         continue;
                     }
                 },
@@ -383,8 +362,8 @@ impl Exchange {
                     f.succeeded(t.label);
                     return TargetEnd::Served(Served {
                         committed,
-                        provider: t.provider.clone(),
-                        target: t.target.clone(),
+                        provider: t.provider,
+                        target: t.target,
                         account,
                         idle: timeouts.idle,
                         failover: std::mem::take(f),
@@ -395,22 +374,36 @@ impl Exchange {
             // The failed attempt's concurrency slot is free again (a same-account retry must
             // not wait for itself).
             self.ledger.hold(None);
-            let already_retried = retried.contains(&account);
-            let next = self.judge(t, &account, failure, already_retried, f);
-            match next {
-                Next::Stop => return TargetEnd::Stop,
-                Next::RetrySameAccount if !already_retried => {
-                    tokio::time::sleep(jitter(retry_delay)).await;
-                    retried.push(account.clone());
-                    excluded.push(account.clone());
-                    same = Some(account);
-                }
-                Next::RetrySameAccount | Next::NextAccount => {
-                    if !excluded.contains(&account) {
-                        excluded.push(account);
-                    }
-                }
-                Next::NextTarget | Next::NextTargetOtherFormat => return TargetEnd::Next,
+            let retried = tried.retried.contains(&account);
+            let next = self.judge(t, &account, failure, retried, f);
+            match tried.after(next, account) {
+                AfterFailure::RetrySameAccount => tokio::time::sleep(jitter(retry_delay)).await,
+                AfterFailure::NextAccount => {}
+                AfterFailure::Leave(end) => return end,
+            }
+        }
+    }
+
+    /// The router's pick among the accounts not tried yet; `None` (noted) when none can serve.
+    fn pick(
+        &self,
+        t: &TargetRun<'_, '_>,
+        tried: &TriedAccounts,
+        f: &mut Failover,
+    ) -> Option<String> {
+        let pick =
+            self.state
+                .router
+                .pick_account(t.provider, &t.target.model, t.pin, &tried.excluded);
+        match pick {
+            Pick::Account(a) => Some(a),
+            Pick::Cooling(until) => {
+                f.cooling(t.label, until);
+                None
+            }
+            Pick::Unusable(why) => {
+                f.unusable(t.label, why, tried.excluded.is_empty());
+                None
             }
         }
     }
@@ -418,7 +411,7 @@ impl Exchange {
     /// Classifies a failed attempt, tells the router, and notes it in the bookkeeping.
     fn judge(
         &mut self,
-        t: &TargetRun<'_>,
+        t: &TargetRun<'_, '_>,
         account: &str,
         failure: attempt::AttemptFailure,
         already_retried: bool,
@@ -471,7 +464,7 @@ impl Exchange {
     async fn commit(
         &mut self,
         plan: &Plan,
-        s: Served,
+        s: Served<'_>,
         cache_key: Option<String>,
         idem: Option<cache::Idem>,
     ) -> Response {
@@ -501,8 +494,8 @@ impl Exchange {
                 s.committed,
                 cache_key.clone(),
                 idem,
-                &s.provider,
-                &s.target,
+                s.provider,
+                s.target,
                 ledger,
                 s.idle,
             )
@@ -539,18 +532,18 @@ impl Exchange {
 }
 
 /// One target of the plan as the failover loop walks it.
-struct TargetRun<'a> {
-    plan: &'a Plan,
-    target: &'a Target,
-    provider: &'a Provider,
+struct TargetRun<'p, 'a> {
+    plan: &'p Plan,
+    target: &'p Target,
+    provider: &'p Provider,
     label: &'a str,
     pin: Option<&'a str>,
 }
 
 // Served is moved out once per request; boxing it would add an allocation to every success.
 #[allow(clippy::large_enum_variant)]
-enum TargetEnd {
-    Served(Served),
+enum TargetEnd<'p> {
+    Served(Served<'p>),
     /// The verdict (or the attempt cap) ends the whole request.
     Stop,
     /// On to the next target.
@@ -558,13 +551,54 @@ enum TargetEnd {
 }
 
 /// An attempt that committed, with what the response and the usage row need.
-struct Served {
+struct Served<'p> {
     committed: Committed,
-    provider: Provider,
-    target: Target,
+    provider: &'p Provider,
+    target: &'p Target,
     account: String,
     idle: Duration,
     failover: Failover,
+}
+
+/// The accounts of one target tried so far in this request.
+#[derive(Default)]
+struct TriedAccounts {
+    /// Not to be picked again.
+    excluded: Vec<String>,
+    /// Already given their one same-account retry.
+    retried: Vec<String>,
+    /// The account to try once more next.
+    again: Option<String>,
+}
+
+/// What happens after a failed attempt on one target.
+enum AfterFailure<'p> {
+    /// After the retry delay, the same account once more (a 5xx may be passing).
+    RetrySameAccount,
+    NextAccount,
+    Leave(TargetEnd<'p>),
+}
+
+impl TriedAccounts {
+    /// Applies the verdict's next step to the accounts tried so far.
+    fn after<'p>(&mut self, next: Next, account: String) -> AfterFailure<'p> {
+        match next {
+            Next::Stop => AfterFailure::Leave(TargetEnd::Stop),
+            Next::NextTarget | Next::NextTargetOtherFormat => AfterFailure::Leave(TargetEnd::Next),
+            Next::RetrySameAccount if !self.retried.contains(&account) => {
+                self.retried.push(account.clone());
+                self.excluded.push(account.clone());
+                self.again = Some(account);
+                AfterFailure::RetrySameAccount
+            }
+            Next::RetrySameAccount | Next::NextAccount => {
+                if !self.excluded.contains(&account) {
+                    self.excluded.push(account);
+                }
+                AfterFailure::NextAccount
+            }
+        }
+    }
 }
 
 /// Targets that cannot run this request at all are skipped; if none can, say why.
@@ -626,11 +660,41 @@ fn timeouts(c: &crate::storage::ComboConfig) -> attempt::Timeouts {
     }
 }
 
-/// When a request is refused because the gateway is paused.
-pub(super) fn paused_error() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "gateway_paused",
-        "Switchyard is paused; resume it from the tray or the dashboard",
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_5xx_retries_the_same_account_once_then_moves_on() {
+        let mut t = TriedAccounts::default();
+        assert!(matches!(
+            t.after(Next::RetrySameAccount, "a".into()),
+            AfterFailure::RetrySameAccount
+        ));
+        assert_eq!(t.again.take().as_deref(), Some("a"));
+        assert!(matches!(
+            t.after(Next::RetrySameAccount, "a".into()),
+            AfterFailure::NextAccount
+        ));
+        assert_eq!(t.again, None);
+        assert_eq!(t.excluded, ["a"], "excluded once, not twice");
+    }
+
+    #[test]
+    fn verdicts_that_leave_the_target() {
+        let mut t = TriedAccounts::default();
+        assert!(matches!(
+            t.after(Next::Stop, "a".into()),
+            AfterFailure::Leave(TargetEnd::Stop)
+        ));
+        assert!(matches!(
+            t.after(Next::NextTarget, "a".into()),
+            AfterFailure::Leave(TargetEnd::Next)
+        ));
+        assert!(matches!(
+            t.after(Next::NextAccount, "b".into()),
+            AfterFailure::NextAccount
+        ));
+        assert_eq!(t.excluded, ["b"]);
+    }
 }

@@ -2,7 +2,6 @@
 //! one upstream call, no failover: a client asking for a count or a vector wants that target's
 //! answer, and these calls are cheap to repeat.
 
-use super::pipeline::paused_error;
 use super::respond::{self, Ledger};
 use super::{attempt, client_key, transport, upstream, DEFAULT_ANTHROPIC_VERSION};
 use crate::error::{read_body, ApiError};
@@ -21,6 +20,22 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_request", msg)
 }
 
+/// The body as a JSON tree (these endpoints rewrite or decode it, so a tree is needed anyway).
+async fn read_json(state: &AppState, body: Body) -> Result<Value, ApiError> {
+    let bytes = read_body(body, state.config.max_body_bytes).await?;
+    serde_json::from_slice(&bytes).map_err(|e| bad(format!("request body is not valid JSON: {e}")))
+}
+
+/// The body's `model`, within the length every model name has.
+fn model_of(json: &Value) -> Result<String, ApiError> {
+    let model = json
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("missing required field `model`"))?;
+    crate::routing::plan::check_length(model)?;
+    Ok(model.to_string())
+}
+
 /// `POST /v1beta/models/{model}:countTokens`: estimated locally.
 pub async fn gemini_count(
     state: &AppState,
@@ -30,10 +45,8 @@ pub async fn gemini_count(
     body: Body,
 ) -> Response {
     let result = async {
-        gate(state, headers, query_key).await?;
-        let bytes = read_body(body, state.config.max_body_bytes).await?;
-        let json: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+        client_key::admit(state, headers, query_key).await?;
+        let json = read_json(state, body).await?;
         first_target(state, model)?;
         let req = formats::decode_request(Format::Gemini, &json).map_err(bad)?;
         Ok::<_, ApiError>(estimate_tokens(&req))
@@ -56,7 +69,7 @@ pub async fn embed(
     body: Body,
 ) -> Result<Response, ApiError> {
     let mut ledger = Ledger::new(state.clone(), Format::Chat, false);
-    if let Err(e) = gate(state, headers, None).await {
+    if let Err(e) = client_key::admit(state, headers, None).await {
         ledger.finish(Outcome::Rejected, e.status.as_u16());
         return Err(e);
     }
@@ -69,37 +82,18 @@ pub async fn embed(
     r
 }
 
-/// Pause and client-key checks (the main pipeline does its own).
-async fn gate(
-    state: &AppState,
-    headers: &HeaderMap,
-    query_key: Option<&str>,
-) -> Result<Option<crate::storage::keys::ClientKey>, ApiError> {
-    if state.paused() {
-        return Err(paused_error());
-    }
-    client_key::check(state, headers, query_key).await
-}
-
 async fn embed_inner(
     state: &AppState,
     body: Body,
     ledger: &mut Ledger,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(body, state.config.max_body_bytes).await?;
-    let mut json: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
-    let model = json
-        .get("model")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("missing required field `model`"))?
-        .to_string();
+    let mut json = read_json(state, body).await?;
+    let model = model_of(&json)?;
     if json.get("input").is_none() {
         return Err(bad("missing required field `input`"));
     }
-    let (provider, upstream_model) = first_target(state, &model)?;
     ledger.row.requested = model.clone();
-    let provider = &provider;
+    let (provider, upstream_model) = first_target(state, &model)?;
     ledger.row.provider = Some(provider.name.clone());
     ledger.row.model = Some(upstream_model.clone());
     if provider.format != Format::Chat {
@@ -112,28 +106,12 @@ async fn embed_inner(
         ));
     }
     json["model"] = Value::String(upstream_model.clone());
-    let key = match &provider.key_ref {
-        Some(entry) => state.credentials.get(entry).await.ok().flatten(),
-        None => None,
-    };
     let url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
-    let resp = single_call(
-        state,
-        provider,
-        Format::Chat,
-        url,
-        upstream::json_headers(),
-        key.as_deref(),
-        &json,
-    )
-    .await?;
-    let status = resp.status;
-    let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
-    if !status.is_success() {
-        return Ok(
-            single_error(&provider.name, status, ct, resp, Format::Chat, Format::Chat).await,
-        );
+    let resp = single_call(state, &provider, url, upstream::json_headers(), &json).await?;
+    if !resp.status.is_success() {
+        return Ok(single_error(&provider, resp, Format::Chat).await);
     }
+    let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
     let mut out = Response::new(Body::from_stream(resp.body));
     out.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -143,7 +121,7 @@ async fn embed_inner(
         &mut out,
         vec![
             (respond::diag::PROVIDER, provider.name.clone()),
-            (respond::diag::MODEL, upstream_model.clone()),
+            (respond::diag::MODEL, upstream_model),
         ],
     );
     Ok(out)
@@ -156,68 +134,38 @@ pub async fn count(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    gate(state, headers, None).await?;
-    let bytes = read_body(body, state.config.max_body_bytes).await?;
-    let mut json: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
-    let model = json
-        .get("model")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("missing required field `model`"))?
-        .to_string();
+    client_key::admit(state, headers, None).await?;
+    let mut json = read_json(state, body).await?;
+    let model = model_of(&json)?;
     let (provider, upstream_model) = first_target(state, &model)?;
-    let provider = &provider;
-    if provider.format == Format::Messages {
-        json["model"] = Value::String(upstream_model);
-        let key = match &provider.key_ref {
-            Some(entry) => state.credentials.get(entry).await.ok().flatten(),
-            None => None,
-        };
-        let url = format!(
-            "{}/messages/count_tokens",
-            provider.base_url.trim_end_matches('/')
-        );
-        let version = headers
-            .get("anthropic-version")
-            .cloned()
-            .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-        let mut up_headers = upstream::json_headers();
-        up_headers.insert("anthropic-version", version);
-        let resp = single_call(
-            state,
-            provider,
-            Format::Messages,
-            url,
-            up_headers,
-            key.as_deref(),
-            &json,
+    if provider.format != Format::Messages {
+        let req = formats::decode_request(Format::Messages, &json).map_err(bad)?;
+        let tokens = estimate_tokens(&req);
+        return Ok((
+            [("x-switchyard-estimated", "true")],
+            axum::Json(serde_json::json!({"input_tokens": tokens})),
         )
-        .await?;
-        let status = resp.status;
-        let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
-        if !status.is_success() {
-            return Ok(single_error(
-                &provider.name,
-                status,
-                ct,
-                resp,
-                Format::Messages,
-                Format::Messages,
-            )
-            .await);
-        }
-        let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
-            .await
-            .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", e))?;
-        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+            .into_response());
     }
-    let req = formats::decode_request(Format::Messages, &json).map_err(bad)?;
-    let tokens = estimate_tokens(&req);
-    Ok((
-        [("x-switchyard-estimated", "true")],
-        axum::Json(serde_json::json!({"input_tokens": tokens})),
-    )
-        .into_response())
+    json["model"] = Value::String(upstream_model);
+    let url = format!(
+        "{}/messages/count_tokens",
+        provider.base_url.trim_end_matches('/')
+    );
+    let version = headers
+        .get("anthropic-version")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+    let mut up_headers = upstream::json_headers();
+    up_headers.insert("anthropic-version", version);
+    let resp = single_call(state, &provider, url, up_headers, &json).await?;
+    if !resp.status.is_success() {
+        return Ok(single_error(&provider, resp, Format::Messages).await);
+    }
+    let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// About 4 characters per token; images count roughly 1.5k tokens.
@@ -263,14 +211,22 @@ fn first_target(state: &AppState, model: &str) -> Result<(Provider, String), Api
 async fn single_call(
     state: &AppState,
     provider: &Provider,
-    format: Format,
     mut url: String,
     mut headers: HeaderMap,
-    key: Option<&str>,
     body: &Value,
 ) -> Result<transport::Answer, ApiError> {
-    upstream::apply_auth(&mut headers, &mut url, provider, format, key)
-        .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
+    let key = match &provider.key_ref {
+        Some(entry) => state.credentials.get(entry).await.ok().flatten(),
+        None => None,
+    };
+    upstream::apply_auth(
+        &mut headers,
+        &mut url,
+        provider,
+        provider.format,
+        key.as_deref(),
+    )
+    .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
     let wait = attempt::Timeouts::default().first_byte;
     let send = state
         .http
@@ -290,29 +246,25 @@ async fn single_call(
 }
 
 /// An upstream error on the single-call endpoints (no fallback there), with its `Retry-After`.
-async fn single_error(
-    provider: &str,
-    status: StatusCode,
-    content_type: Option<HeaderValue>,
-    resp: transport::Answer,
-    client: Format,
-    upstream_format: Format,
-) -> Response {
+/// These endpoints only call providers of the client's own format.
+async fn single_error(provider: &Provider, resp: transport::Answer, client: Format) -> Response {
+    let status = resp.status;
     if status.is_redirection() {
-        let msg = upstream::redirect_message(provider, status, &resp.headers);
+        let msg = upstream::redirect_message(&provider.name, status, &resp.headers);
         return ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", msg).render(client);
     }
+    let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
     let retry_after = resp.headers.get(header::RETRY_AFTER).cloned();
     let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();
     let mut r = upstream::error_response(
-        provider,
+        &provider.name,
         status,
         content_type,
-        &bytes::Bytes::from(body),
+        &Bytes::from(body),
         client,
-        upstream_format,
+        provider.format,
     );
     if let Some(v) = retry_after {
         r.headers_mut().insert(header::RETRY_AFTER, v);
