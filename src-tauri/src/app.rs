@@ -239,7 +239,7 @@ fn setup(app: &AppHandle, start_hidden: bool) -> Result<(), Box<dyn std::error::
             };
             state.keychain_warning = keychain_warning(&gateway);
             read_gateway(gateway.state(), &mut state);
-            state.tools = tool_entries(&base_url(gateway.state()));
+            state.tools = tool_entries(&admin::tools::base_url(gateway.state()));
             let url: Url = gateway.dashboard_url().parse()?;
             tracing::info!("dashboard at {url}");
             // Subscribed before anything can fail over, so no event is missed.
@@ -314,11 +314,6 @@ fn create_main_window(app: &AppHandle, url: &Url, visible: bool) -> tauri::Resul
 
 fn now_unix() -> u64 {
     switchyard_gateway::clock::now_unix()
-}
-
-/// The gateway's origin, what the coding tools are pointed at.
-fn base_url(gw: &AppState) -> String {
-    admin::tools::base_url(gw)
 }
 
 /// Copies combos, the active combo and every account's quota windows into the tray state.
@@ -417,7 +412,7 @@ async fn tray_loop(
         let reread_tools = ticked || shell.tools_dirty.swap(false, Ordering::SeqCst);
         let tools = match (&shell.gw, reread_tools) {
             (Some(gw), true) => {
-                let url = base_url(gw);
+                let url = admin::tools::base_url(gw);
                 tauri::async_runtime::spawn_blocking(move || tool_entries(&url))
                     .await
                     .ok()
@@ -432,7 +427,7 @@ async fn tray_loop(
                 if !shell.quitting.load(Ordering::SeqCst) {
                     read_gateway(gw, &mut state);
                     // The state machine always runs (dedupe stays right); the switches filter.
-                    let wanted = gw.settings().notify.clone();
+                    let wanted = gw.settings().notify;
                     notices = notifier.observe(&state.accounts, state.now);
                     notices.retain(|n| crate::notify::enabled(&wanted, n.kind));
                 }
@@ -567,7 +562,14 @@ fn configure_tool(app: &AppHandle, id: &str) {
             let home = cli::Home::detect().map_err(|e| e.to_string())?;
             // The same target the dashboard's Apply writes (model only while a combo is active).
             let label = format!("{} (tray)", tool.display_name());
-            let target = admin::tools::target(gw, Some(&label)).map_err(|e| e.message)?;
+            let key = admin::tools::NewKey {
+                tag: tool
+                    .key_prefix()
+                    .trim_start_matches("sy-")
+                    .trim_end_matches('-'),
+                label: &label,
+            };
+            let target = admin::tools::target(gw, Some(key)).map_err(|e| e.message)?;
             cli::apply(&home, tool, &target).map_err(|e| e.to_string())
         })();
         let warning = match result {
@@ -612,7 +614,11 @@ fn copy_text(app: &AppHandle, what: &str, text: String) {
 
 fn copy_base_url(app: &AppHandle) {
     if let Some(gw) = &app.state::<Shell>().gw {
-        copy_text(app, "base URL", format!("{}/v1", base_url(gw)));
+        copy_text(
+            app,
+            "base URL",
+            format!("{}/v1", admin::tools::base_url(gw)),
+        );
     }
 }
 
@@ -622,7 +628,11 @@ fn copy_api_key(app: &AppHandle) {
         let Some(gw) = &app2.state::<Shell>().gw else {
             return;
         };
-        match admin::tools::client_token(gw, "copied from the tray") {
+        let key = admin::tools::NewKey {
+            tag: "tray",
+            label: "copied from the tray",
+        };
+        match admin::tools::client_token(gw, key) {
             Ok(key) => copy_text(&app2, "API key", key),
             Err(e) => tracing::warn!("cannot create a client key: {e}"),
         }

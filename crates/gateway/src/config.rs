@@ -39,8 +39,9 @@ pub struct GatewayConfig {
     /// One HTTP proxy for every upstream call. `None`: the usual `HTTPS_PROXY`, `HTTP_PROXY`,
     /// `ALL_PROXY` and `NO_PROXY` variables decide (`SWITCHYARD_UPSTREAM_PROXY` sets this).
     pub upstream_proxy: Option<String>,
-    /// How long a client may take to send its request headers, and then its body. A socket that
-    /// sends half a request and stalls is closed after this (remote mode faces it directly).
+    /// How long a client may take to send its request headers: a socket that sends half of them
+    /// and stalls is closed after this (remote mode faces it directly). The body has its own
+    /// bound, `error::BODY_READ_TIMEOUT`.
     pub client_timeout: std::time::Duration,
 }
 

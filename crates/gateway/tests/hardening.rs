@@ -29,17 +29,18 @@ impl Env {
     }
 }
 
+/// A Chat request for `model` saying `text`.
+fn chat(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
 #[tokio::test]
 async fn an_overlong_model_name_is_refused_without_echo_or_log() {
     let env = Env::new(MockConfig::default()).await;
     env.add_acme().await;
     let model = "x".repeat(40_000);
     let r = env
-        .post(
-            "/v1/chat/completions",
-            json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}),
-            &[],
-        )
+        .post("/v1/chat/completions", chat(&model, "hi"), &[])
         .await;
     assert_eq!(r.status(), 400);
     let text = r.text().await.unwrap();
@@ -114,11 +115,7 @@ async fn combos_and_the_active_alias_are_listed_as_models() {
     // Every listed name routes.
     for model in &listed {
         let r = env
-            .post(
-                "/v1/chat/completions",
-                json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}),
-                &[],
-            )
+            .post("/v1/chat/completions", chat(model, "hi"), &[])
             .await;
         assert_eq!(r.status(), 200, "{model}");
     }
@@ -142,20 +139,18 @@ async fn the_dashboard_cannot_be_framed() {
 async fn an_idempotency_key_replays_only_the_same_request_of_the_same_protocol() {
     let env = Env::new(MockConfig::default()).await;
     env.add_acme().await;
-    let chat =
-        json!({"model": "acme/mock-small", "messages": [{"role": "user", "content": "one"}]});
+    let one = chat("acme/mock-small", "one");
     let key = [("idempotency-key", "k-1")];
-    let first = env.post("/v1/chat/completions", chat.clone(), &key).await;
+    let first = env.post("/v1/chat/completions", one.clone(), &key).await;
     assert_eq!(first.status(), 200);
     let first: Value = first.json().await.unwrap();
-    let again = env.post("/v1/chat/completions", chat, &key).await;
+    let again = env.post("/v1/chat/completions", one, &key).await;
     assert_eq!(again.headers()["x-switchyard-idempotent"], "replay");
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     assert_eq!(env.mock.requests().len(), 1);
     // The same key with another body is a client mistake, not a replay.
-    let other =
-        json!({"model": "acme/mock-small", "messages": [{"role": "user", "content": "two"}]});
-    let r = env.post("/v1/chat/completions", other, &key).await;
+    let two = chat("acme/mock-small", "two");
+    let r = env.post("/v1/chat/completions", two, &key).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("idempotency_key_reused"));
     // The same key on the Anthropic endpoint is another request: answered in its own protocol.
@@ -179,11 +174,9 @@ async fn an_idempotency_key_replays_only_the_same_request_of_the_same_protocol()
 async fn a_refused_key_is_asked_again_instead_of_benched_until_the_user_acts() {
     let env = Env::new(MockConfig::default()).await;
     env.add_acme().await;
-    let chat =
-        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
     // The provider refuses the key once (expired billing, say): its own 401 reaches the client.
     let r = env
-        .post("/v1/chat/completions", chat("acme/error-401"), &[])
+        .post("/v1/chat/completions", chat("acme/error-401", "hi"), &[])
         .await;
     assert_eq!(r.status(), 401);
     let health: Value = env.get_json("/api/routing/health").await;
@@ -192,7 +185,7 @@ async fn a_refused_key_is_asked_again_instead_of_benched_until_the_user_acts() {
     // The only account is benched, yet the next request still asks the provider (which now
     // accepts the key) instead of answering 503 without a call.
     let r = env
-        .post("/v1/chat/completions", chat("acme/mock-small"), &[])
+        .post("/v1/chat/completions", chat("acme/mock-small", "hi"), &[])
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(env.mock.requests().len(), 2);
@@ -245,4 +238,77 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
         "{text}"
     );
     gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_endless_upstream_line_ends_the_stream_with_an_error_event() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_acme().await;
+    // Passthrough (Chat to Chat) and translated (Anthropic client on a Chat upstream).
+    let cases = [
+        (
+            "/v1/chat/completions",
+            json!({"model": "acme/endless-line", "stream": true,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "acme/endless-line", "stream": true, "max_tokens": 50,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    ];
+    for (path, body) in cases {
+        let r = env.post(path, body, &[]).await;
+        assert_eq!(r.status(), 200, "{path}: the stream began well");
+        let bytes = r
+            .bytes()
+            .await
+            .expect("the gateway ends the stream cleanly");
+        // The mock sends 64 MiB; the gateway stops reading a line at 16 MiB.
+        assert!(bytes.len() < 20 << 20, "{path}: {} bytes", bytes.len());
+        let tail = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(600)..]).into_owned();
+        assert!(tail.contains("larger than 16 MiB"), "{path}: {tail}");
+        assert!(
+            tail.contains("error"),
+            "{path}: an error event in the client's format: {tail}"
+        );
+        let health = env.http.get(env.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn tools_are_pointed_at_the_active_alias_only_while_a_combo_is_active() {
+    // The tray and the dashboard build the target with this one function.
+    use switchyard_gateway::admin::tools::target;
+    let env = Env::new(MockConfig::default()).await;
+    env.add_acme().await;
+    let state = env.gw.state();
+    let t = target(state, None).unwrap();
+    assert_eq!(
+        t.model, None,
+        "no combo is active: the alias would answer 404"
+    );
+    assert_eq!(
+        t.base_url,
+        format!("http://127.0.0.1:{}", env.gw.local_addr().port())
+    );
+    env.api(
+        reqwest::Method::POST,
+        "/api/combos",
+        json!({"name": "always-on", "targets": ["acme/mock-small"]}),
+    )
+    .await;
+    let (s, _) = env
+        .api(
+            reqwest::Method::PUT,
+            "/api/combos/active",
+            json!({"name": "always-on"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        target(state, None).unwrap().model.as_deref(),
+        Some("switchyard")
+    );
 }

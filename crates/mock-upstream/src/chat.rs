@@ -43,6 +43,9 @@ pub(crate) async fn handle(State(s): State<Shared>, headers: HeaderMap, body: By
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    if model == "endless-line" {
+        return crate::endless_line();
+    }
     let answer = s
         .fault_or_answer(
             index,

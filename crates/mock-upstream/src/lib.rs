@@ -23,6 +23,8 @@
 //!   the counters and the request log
 //! - `quota-<pct>`: a normal answer carrying rate-limit headers (Anthropic unified 5h window at
 //!   `pct`% utilisation resetting in 2 h, 7d window at 10 %, plus `x-ratelimit-*`)
+//! - `endless-line` (Chat): a stream whose first chunk has content, then one `data:` line that
+//!   never ends (64 MiB of `x`, then the connection closes)
 //! - `empty-200`: status 200 with an empty body; for streams, an SSE stream without content
 //!   events (Chat: only `data: [DONE]`)
 //!
@@ -429,6 +431,22 @@ pub(crate) fn behaviour(model: &str, default_drip: Duration) -> Behaviour {
         drip,
         cut: model == "cut-stream",
     }
+}
+
+/// A Chat stream that starts well, then sends one `data:` line without end (bounded at 64 MiB so
+/// a broken gateway cannot keep the mock busy forever).
+pub(crate) fn endless_line() -> Response {
+    let first = Bytes::from_static(
+        b"data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"endless-line\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\n\ndata: ",
+    );
+    let filler = Bytes::from(vec![b'x'; 1 << 20]);
+    let chunks = std::iter::once(first).chain(std::iter::repeat_n(filler, 64));
+    let body = futures_util::stream::iter(chunks.map(Ok::<_, std::io::Error>));
+    (
+        [("content-type", "text/event-stream")],
+        Body::from_stream(body),
+    )
+        .into_response()
 }
 
 pub(crate) fn html(status: StatusCode) -> Response {

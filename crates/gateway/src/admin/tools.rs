@@ -12,11 +12,19 @@ pub fn model_for_tools(active_combo: Option<&str>, active_alias: &str) -> Option
     active_combo.map(|_| active_alias.to_string())
 }
 
-/// The target for one tool. `key_label` names the client key minted for it when keys are
-/// required (`None`: do not mint, use the managed placeholder).
-pub fn target(state: &AppState, key_label: Option<&str>) -> Result<Target, ApiError> {
-    let token = match key_label {
-        Some(label) => client_token(state, label)?,
+/// A client key to mint: `tag` goes into the key itself (`sy-<tag>-…`, so the user can tell
+/// keys apart in config files), `label` into the Keys list.
+#[derive(Debug, Clone, Copy)]
+pub struct NewKey<'a> {
+    pub tag: &'a str,
+    pub label: &'a str,
+}
+
+/// The target for one tool; `key` is minted for it when keys are required (`None`: do not
+/// mint, use the managed placeholder).
+pub fn target(state: &AppState, key: Option<NewKey<'_>>) -> Result<Target, ApiError> {
+    let token = match key {
+        Some(k) => client_token(state, k)?,
         None => MANAGED_TOKEN.to_string(),
     };
     let active = state.router.active();
@@ -34,14 +42,14 @@ pub fn base_url(state: &AppState) -> String {
 
 /// The token a tool (or the clipboard) gets: the managed placeholder while client keys are not
 /// required, otherwise a freshly minted client key (only its hash is stored). Blocking (SQLite).
-pub fn client_token(state: &AppState, label: &str) -> Result<String, ApiError> {
+pub fn client_token(state: &AppState, new: NewKey<'_>) -> Result<String, ApiError> {
     if !state.settings().require_api_key {
         return Ok(MANAGED_TOKEN.to_string());
     }
-    let key = crate::storage::keys::generate(label);
+    let key = crate::storage::keys::generate(new.tag);
     state
         .db
-        .insert_key(label, &key, Default::default())
+        .insert_key(new.label, &key, Default::default())
         .map_err(|e| ApiError::internal(e.to_string()))?;
     state
         .reload_keys()

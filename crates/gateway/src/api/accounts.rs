@@ -2,8 +2,8 @@
 //! priority (fill-first order), and the provider's account-selection strategy.
 
 use super::json::JsonBody;
-use super::management::{blocking, storage_error};
 use crate::admin::{self, accounts::AddAccount};
+use crate::admin::{blocking, storage_error};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::accounts::view;

@@ -2,8 +2,8 @@
 //! health (cooldowns, breakers; reset), quota windows, settings, and the compact `/status`.
 
 use super::json::JsonBody;
-use super::management::{blocking, storage_error};
 use super::read_body;
+use crate::admin::{blocking, storage_error};
 use crate::error::ApiError;
 use crate::routing::combos;
 use crate::state::{AppState, Settings};

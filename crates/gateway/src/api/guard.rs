@@ -125,9 +125,12 @@ pub fn same_secret(presented: &str, ours: &str) -> bool {
 /// the guard but not in the pipeline let a remote client past the guard without its budget.
 pub fn query_key<'a>(path: &str, query: Option<&'a str>) -> Option<&'a str> {
     let gemini = path.starts_with("/v1beta/") || path.contains("/models/") && path.contains(':');
-    query
-        .filter(|_| gemini)
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("key=")))
+    query.filter(|_| gemini).and_then(key_param)
+}
+
+/// The `key=` parameter of a query string (Gemini's place for an API key).
+pub fn key_param(query: &str) -> Option<&str> {
+    query.split('&').find_map(|kv| kv.strip_prefix("key="))
 }
 
 /// Which credentials a request from another machine must carry (none are needed on loopback).

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(crate) use crate::admin::{blocking, storage_error};
+use crate::admin::{blocking, storage_error};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()

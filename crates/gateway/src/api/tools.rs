@@ -55,8 +55,12 @@ fn home() -> Result<Home, ApiError> {
 
 /// The target for a tool; `create_key` mints its client key when keys are required.
 fn target_for(state: &AppState, tool: Tool, create_key: bool) -> Result<Target, ApiError> {
-    let label = tool.to_string();
-    crate::admin::tools::target(state, create_key.then_some(label.as_str()))
+    let name = tool.to_string();
+    let key = crate::admin::tools::NewKey {
+        tag: &name,
+        label: &name,
+    };
+    crate::admin::tools::target(state, create_key.then_some(key))
 }
 
 fn revoke_where(state: &AppState, pick: impl Fn(&crate::storage::keys::ClientKey) -> bool) {

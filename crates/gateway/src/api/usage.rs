@@ -2,7 +2,7 @@
 //! (create — shown once —, list, revoke; budgets) and the price table.
 
 use super::json::JsonBody;
-use super::management::blocking;
+use crate::admin::blocking;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::keys::{self, Budgets};

@@ -10,16 +10,16 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use std::sync::Arc;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/responses", post(responses))
+        .route("/v1/chat/completions", pipeline(Format::Chat))
+        .route("/v1/responses", pipeline(Format::Responses))
         .route("/v1/embeddings", post(embeddings))
-        .route("/v1/messages", post(messages))
+        .route("/v1/messages", pipeline(Format::Messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/models", get(list_models))
         .route("/v1beta/models", get(list_gemini_models))
@@ -27,27 +27,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/models/{*rest}", post(gemini))
 }
 
-/// The pipeline for a client format with nothing outside the body.
-async fn forward(state: Arc<AppState>, client: Format, headers: HeaderMap, body: Body) -> Response {
-    proxy::forward(state, client, headers, body, CallOverrides::default())
-        .await
-        .unwrap_or_else(|e| e.render(client))
-}
-
-async fn chat_completions(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    forward(state, Format::Chat, headers, body).await
-}
-
-async fn responses(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    forward(state, Format::Responses, headers, body).await
-}
-
-async fn messages(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    forward(state, Format::Messages, headers, body).await
+/// `POST` handler for a client format that keeps everything in the body: the pipeline, and any
+/// refusal in that format's own error shape.
+fn pipeline(client: Format) -> MethodRouter<Arc<AppState>> {
+    post(
+        move |State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body| async move {
+            proxy::forward(state, client, headers, body, CallOverrides::default())
+                .await
+                .unwrap_or_else(|e| e.render(client))
+        },
+    )
 }
 
 async fn embeddings(
@@ -89,10 +78,7 @@ async fn gemini(
     let model = model.trim_start_matches("models/").to_string();
     let q = query.as_deref().unwrap_or("");
     let sse = q.split('&').any(|kv| kv == "alt=sse");
-    let query_key = q
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("key="))
-        .map(str::to_owned);
+    let query_key = super::guard::key_param(q).map(str::to_owned);
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,

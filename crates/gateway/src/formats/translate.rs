@@ -46,9 +46,10 @@ impl EventReader {
         out
     }
 
-    /// Whether the stream can no longer be read (an oversized event); the caller ends it.
-    pub fn broken(&self) -> bool {
-        self.broken
+    /// Why the stream can no longer be read (an oversized event), once that was reported; the
+    /// caller ends the stream.
+    pub fn broken(&self) -> Option<&str> {
+        self.framer.overflow().filter(|_| self.broken)
     }
 
     /// The upstream closed the connection.
@@ -180,8 +181,8 @@ impl StreamWatch {
         }
     }
 
-    /// The upstream sent an event too large to read: the stream must end.
-    pub fn broken(&self) -> bool {
+    /// Why the stream must end, if the upstream sent an event too large to read.
+    pub fn broken(&self) -> Option<&str> {
         self.reader.broken()
     }
 }
@@ -261,10 +262,10 @@ impl StreamTranslator {
     }
 
     /// A keepalive for the client, unless the stream is already over.
-    /// The upstream sent an event too large to read: the stream must end (its error event was
-    /// already encoded into the client's format).
+    /// Whether the upstream sent an event too large to read: the stream must end (its error
+    /// event was already encoded into the client's format).
     pub fn broken(&self) -> bool {
-        self.reader.broken()
+        self.reader.broken().is_some()
     }
 
     pub fn keepalive(&mut self) -> String {

@@ -263,7 +263,7 @@ pub async fn capture(
             state.idempotency.store(k.slot, Arc::new(replay));
         }
     }
-    let client = Format::parse(&ledger.row.client_format).unwrap_or(Format::Chat);
+    let client = ledger.client();
     respond::respond(
         committed,
         client,

@@ -379,7 +379,8 @@ impl Exchange {
             match tried.after(next, account) {
                 AfterFailure::RetrySameAccount => tokio::time::sleep(jitter(retry_delay)).await,
                 AfterFailure::NextAccount => {}
-                AfterFailure::Leave(end) => return end,
+                AfterFailure::NextTarget => return TargetEnd::Next,
+                AfterFailure::Stop => return TargetEnd::Stop,
             }
         }
     }
@@ -572,19 +573,22 @@ struct TriedAccounts {
 }
 
 /// What happens after a failed attempt on one target.
-enum AfterFailure<'p> {
+#[derive(Debug, PartialEq, Eq)]
+enum AfterFailure {
     /// After the retry delay, the same account once more (a 5xx may be passing).
     RetrySameAccount,
     NextAccount,
-    Leave(TargetEnd<'p>),
+    NextTarget,
+    /// The verdict ends the whole request.
+    Stop,
 }
 
 impl TriedAccounts {
     /// Applies the verdict's next step to the accounts tried so far.
-    fn after<'p>(&mut self, next: Next, account: String) -> AfterFailure<'p> {
+    fn after(&mut self, next: Next, account: String) -> AfterFailure {
         match next {
-            Next::Stop => AfterFailure::Leave(TargetEnd::Stop),
-            Next::NextTarget | Next::NextTargetOtherFormat => AfterFailure::Leave(TargetEnd::Next),
+            Next::Stop => AfterFailure::Stop,
+            Next::NextTarget | Next::NextTargetOtherFormat => AfterFailure::NextTarget,
             Next::RetrySameAccount if !self.retried.contains(&account) => {
                 self.retried.push(account.clone());
                 self.excluded.push(account.clone());
@@ -667,15 +671,15 @@ mod tests {
     #[test]
     fn a_5xx_retries_the_same_account_once_then_moves_on() {
         let mut t = TriedAccounts::default();
-        assert!(matches!(
+        assert_eq!(
             t.after(Next::RetrySameAccount, "a".into()),
             AfterFailure::RetrySameAccount
-        ));
+        );
         assert_eq!(t.again.take().as_deref(), Some("a"));
-        assert!(matches!(
+        assert_eq!(
             t.after(Next::RetrySameAccount, "a".into()),
             AfterFailure::NextAccount
-        ));
+        );
         assert_eq!(t.again, None);
         assert_eq!(t.excluded, ["a"], "excluded once, not twice");
     }
@@ -683,18 +687,15 @@ mod tests {
     #[test]
     fn verdicts_that_leave_the_target() {
         let mut t = TriedAccounts::default();
-        assert!(matches!(
-            t.after(Next::Stop, "a".into()),
-            AfterFailure::Leave(TargetEnd::Stop)
-        ));
-        assert!(matches!(
+        assert_eq!(t.after(Next::Stop, "a".into()), AfterFailure::Stop);
+        assert_eq!(
             t.after(Next::NextTarget, "a".into()),
-            AfterFailure::Leave(TargetEnd::Next)
-        ));
-        assert!(matches!(
+            AfterFailure::NextTarget
+        );
+        assert_eq!(
             t.after(Next::NextAccount, "b".into()),
             AfterFailure::NextAccount
-        ));
+        );
         assert_eq!(t.excluded, ["b"]);
     }
 }

@@ -20,6 +20,8 @@ use switchyard_types::Outcome;
 /// dropped unfinished (the client went away: `client_closed`, 499).
 pub struct Ledger {
     state: Arc<AppState>,
+    /// The protocol the client speaks (the row keeps its name).
+    client: Format,
     pub row: UsageRow,
     started: Instant,
     usage: ir::Usage,
@@ -32,6 +34,7 @@ impl Ledger {
     pub fn new(state: Arc<AppState>, client: Format, stream: bool) -> Self {
         Self {
             state,
+            client,
             row: UsageRow {
                 ts_ms: crate::clock::now_ms(),
                 client_format: client.as_str().into(),
@@ -53,6 +56,10 @@ impl Ledger {
         self.permit = permit;
     }
 
+    pub fn client(&self) -> Format {
+        self.client
+    }
+
     pub fn elapsed_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -70,6 +77,7 @@ impl Ledger {
     pub fn take(&mut self) -> Ledger {
         let placeholder = Ledger {
             state: self.state.clone(),
+            client: self.client,
             row: UsageRow::default(),
             started: self.started,
             usage: ir::Usage::default(),
@@ -225,9 +233,8 @@ fn passthrough(
                 match tokio::time::timeout(idle, st.up.next()).await {
                     Ok(Some(Ok(b))) => {
                         st.watch.feed(&b);
-                        if st.watch.broken() {
+                        if let Some(why) = st.watch.broken().map(str::to_owned) {
                             // An event too large to read: end the line it was in, then say why.
-                            let why = st.watch.seen.error.clone().unwrap_or_default();
                             tracing::warn!(provider = %provider, "{why}");
                             let u = st.watch.seen.usage;
                             st.ledger.usage(&u);

@@ -53,7 +53,8 @@ pub enum AccountAction {
     LockModelUntilMidnight,
     /// Disable the account and notify the user.
     Disable,
-    /// Mark the account `reauth_required` (the caller has already tried its one token refresh).
+    /// The provider refused the account's credentials: the router benches it (1 min doubling to
+    /// 30 min) and asks again on its own; shown as `reauth_required` meanwhile.
     ReauthRequired,
 }
 
