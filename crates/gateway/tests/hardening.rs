@@ -312,3 +312,48 @@ async fn tools_are_pointed_at_the_active_alias_only_while_a_combo_is_active() {
         Some("switchyard")
     );
 }
+
+#[tokio::test]
+async fn one_client_keys_cached_answer_is_never_served_to_another() {
+    let env = Env::new(MockConfig::default()).await;
+    env.add_acme().await;
+    let mut keys = Vec::new();
+    for label in ["alice", "bob"] {
+        let (s, k) = env
+            .api(reqwest::Method::POST, "/api/keys", json!({"label": label}))
+            .await;
+        assert_eq!(s, 201);
+        keys.push(format!("Bearer {}", k["key"].as_str().unwrap()));
+    }
+    env.api(
+        reqwest::Method::PUT,
+        "/api/settings",
+        json!({"cache_enabled": true}),
+    )
+    .await;
+    let mut body = chat("acme/mock-small", "same question");
+    body["temperature"] = json!(0);
+    let mut seen = Vec::new();
+    for auth in [&keys[0], &keys[0], &keys[1]] {
+        let r = env
+            .post(
+                "/v1/chat/completions",
+                body.clone(),
+                &[("authorization", auth)],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        seen.push(
+            r.headers()["x-switchyard-cache"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        seen,
+        ["MISS", "HIT", "MISS"],
+        "bob does not read alice's answer"
+    );
+    assert_eq!(env.mock.requests().len(), 2);
+}

@@ -62,16 +62,19 @@ pub fn new_cache() -> ResponseCache {
         .build()
 }
 
-/// The cache key, when this request may use the cache.
+/// The cache key, when this request may use the cache (the caller checked that it is on).
+/// It covers the client's protocol, its client key (one client never reads another's answers),
+/// where the request would go (`route`) and the body without the fields that do not shape the
+/// answer.
 pub fn key_for(
-    state: &AppState,
     client: Format,
+    key_id: Option<i64>,
     headers: &HeaderMap,
     body: &super::body::ClientBody,
     stream: bool,
-    model: &str,
+    route: &str,
 ) -> Option<String> {
-    if !state.settings().cache_enabled || stream {
+    if stream {
         return None;
     }
     let bypass = headers
@@ -98,7 +101,8 @@ pub fn key_for(
     let mut h = Sha256::new();
     h.update(client.as_str().as_bytes());
     h.update([0]);
-    h.update(model.as_bytes());
+    h.update(key_id.map_or(-1, |id| id).to_be_bytes());
+    h.update(route.as_bytes());
     h.update([0]);
     // serde_json's maps are ordered, so equal bodies serialise equally.
     h.update(canonical(&shaped).as_bytes());

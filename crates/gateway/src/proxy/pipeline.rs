@@ -213,8 +213,8 @@ impl Exchange {
         }
         let route = cache_route(plan, &self.headers);
         let key = cache::key_for(
-            &self.state,
             self.client,
+            self.ledger.row.key_id,
             &self.headers,
             body,
             stream,
