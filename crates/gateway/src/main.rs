@@ -88,10 +88,12 @@ enum Command {
         /// Gateway port the tool should use [env: SWITCHYARD_PORT, default 20128]
         #[arg(long)]
         port: Option<u16>,
-        /// Client key to write (default: the SWITCHYARD_MANAGED placeholder, for gateways that
-        /// do not require keys).
+        /// Read the client key to write from standard input (one line). Without it the key
+        /// comes from SWITCHYARD_CLIENT_KEY, else the SWITCHYARD_MANAGED placeholder is written
+        /// (for gateways that do not require keys). Never on the command line: other users see
+        /// a process's arguments.
         #[arg(long)]
-        token: Option<String>,
+        token_stdin: bool,
         /// Model the tool should ask for (e.g. `switchyard`, the active-combo alias).
         #[arg(long)]
         model: Option<String>,
@@ -146,9 +148,38 @@ fn main() -> ExitCode {
             restore,
             dry_run,
             port,
-            token,
+            token_stdin,
             model,
-        } => configure(tool, restore, dry_run, port, token, model),
+        } => match client_key(token_stdin) {
+            Ok(token) => configure(tool, restore, dry_run, port, token, model),
+            Err(e) => {
+                eprintln!("switchyard: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// The client key `configure` writes: from standard input, or from SWITCHYARD_CLIENT_KEY.
+fn client_key(from_stdin: bool) -> Result<Option<String>, String> {
+    let key = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the client key from standard input: {e}"))?;
+        Some(line)
+    } else {
+        std::env::var("SWITCHYARD_CLIENT_KEY").ok()
+    };
+    match key.map(|k| k.trim().to_string()) {
+        Some(k) if k.is_empty() && from_stdin => {
+            Err("--token-stdin was given but standard input held no key".into())
+        }
+        Some(k) if k.is_empty() => Ok(None),
+        Some(k) if !k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err("the client key must be one word of plain ASCII".into())
+        }
+        k => Ok(k),
     }
 }
 
