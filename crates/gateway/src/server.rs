@@ -178,6 +178,9 @@ pub async fn start_with_store(
         catalog_error,
     });
     // Path normalisation wraps the router so it happens before routing.
+    if let Err(e) = crate::admin::providers::move_url_credentials(&state).await {
+        tracing::warn!("base URL credentials stay in the database for now: {e}");
+    }
     let rewrite: fn(axum::extract::Request) -> axum::extract::Request = api::paths::rewrite;
     let app: App = tower::util::MapRequest::new(api::router(state.clone()), rewrite);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -357,3 +357,52 @@ async fn one_client_keys_cached_answer_is_never_served_to_another() {
     );
     assert_eq!(env.mock.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn base_url_credentials_stored_by_an_older_version_move_to_the_keychain_at_start() {
+    use switchyard_gateway::storage::{Db, NewProvider};
+    let mock = mock_upstream::start(MockConfig::default(), 0)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    db.insert_provider(&NewProvider {
+        name: "corp".into(),
+        base_url: mock.base_url().replace("http://", "http://user:s3cret@"),
+        format: switchyard_gateway::formats::Format::Chat,
+        models: vec!["mock-small".into()],
+        key_ref: None,
+        auth: None,
+        catalog_id: None,
+        url_auth_ref: None,
+    })
+    .unwrap();
+    let store = std::sync::Arc::new(switchyard_gateway::credentials::MemoryStore::default());
+    let gw = switchyard_gateway::server::start_with_store(
+        support::config(dir.path()),
+        db.clone(),
+        store,
+    )
+    .await
+    .unwrap();
+    let p = db.get_provider("corp").unwrap().unwrap();
+    assert_eq!(
+        p.base_url,
+        mock.base_url(),
+        "the row no longer holds the password"
+    );
+    assert!(p.url_auth_ref.is_some());
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/v1/chat/completions", gw.local_addr()))
+        .json(&chat("corp/mock-small", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // user:s3cret as Basic auth, put back from the keychain.
+    assert_eq!(
+        mock.requests()[0].headers["authorization"],
+        "Basic dXNlcjpzM2NyZXQ="
+    );
+    gw.shutdown().await;
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// Each module (a directory or a file under `src/`) and the crate modules it must not name.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("clock", ABOVE_CLOCK),
+    ("url_credentials", ABOVE_CLOCK),
     ("config", ABOVE_LEAVES),
     ("storage", ABOVE_LEAVES),
     ("quota", ABOVE_LEAVES),

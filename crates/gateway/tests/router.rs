@@ -257,6 +257,25 @@ async fn credentials_in_a_base_url_become_basic_auth_and_are_never_shown() {
     assert_eq!(r.status(), 200);
     let seen = env.mock.requests();
     assert_eq!(seen[0].headers["authorization"], "Basic dXNlcjpwQHNz");
+    // The password is a secret: not in the provider list, not in the database.
+    let (_, list) = env
+        .api(
+            reqwest::Method::GET,
+            "/api/providers",
+            serde_json::Value::Null,
+        )
+        .await;
+    let shown = list.to_string();
+    assert!(shown.contains(&env.mock.base_url()), "{shown}");
+    assert!(
+        !shown.contains("p%40ss") && !shown.contains("user:"),
+        "{shown}"
+    );
+    for f in ["switchyard.db", "switchyard.db-wal"] {
+        let bytes = std::fs::read(env.dir.path().join(f)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("p%40ss"), "{f} holds the password");
+    }
     // Unreachable (nothing listens on port 9): the message names the host, not the password.
     let r = env
         .add_provider(

@@ -77,7 +77,10 @@ pub async fn add(
             "account_exists",
             format!("provider {provider:?} already has an account {label:?}"),
         ),
-        entry.map(|entry| Secret { entry, value: key }),
+        entry
+            .map(|entry| Secret { entry, value: key })
+            .into_iter()
+            .collect(),
         move |db| db.insert_account(&account),
     )
     .await?;

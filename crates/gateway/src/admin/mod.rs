@@ -46,15 +46,15 @@ pub struct Secret {
     pub value: String,
 }
 
-/// The one way a row that owns a secret is created: under the mutation lock, refused when
+/// The one way a row that owns secrets is created: under the mutation lock, refused when
 /// `exists` finds it already there (so a duplicate request never overwrites a stored key), the
-/// secret stored first, then the row; if the row does not land, the secret is removed again.
-/// The providers snapshot is reloaded afterwards.
+/// secrets stored first, then the row; if a secret or the row does not land, the secrets
+/// already stored are removed again. The providers snapshot is reloaded afterwards.
 pub async fn insert_with_secret<T: Send + 'static>(
     state: &std::sync::Arc<AppState>,
     exists: impl FnOnce(&Db) -> Result<bool, StorageError> + Send + 'static,
     duplicate: ApiError,
-    secret: Option<Secret>,
+    secrets: Vec<Secret>,
     insert: impl FnOnce(&Db) -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let _serial = state.mutations.lock().await;
@@ -62,26 +62,29 @@ pub async fn insert_with_secret<T: Send + 'static>(
     if blocking(move || exists(&db)).await? {
         return Err(duplicate);
     }
-    if let Some(s) = &secret {
-        state
-            .credentials
-            .set(&s.entry, &s.value)
-            .await
-            .map_err(|e| keychain_unavailable(&e.to_string()))?;
+    for (i, s) in secrets.iter().enumerate() {
+        if let Err(e) = state.credentials.set(&s.entry, &s.value).await {
+            forget(state, &secrets[..i]).await;
+            return Err(keychain_unavailable(&e.to_string()));
+        }
     }
     let db = state.db.clone();
     let inserted = match blocking(move || insert(&db)).await {
         Ok(row) => row,
         Err(e) => {
-            // Leave nothing behind: the row did not land, so neither does its key.
-            if let Some(s) = &secret {
-                let _ = state.credentials.delete(&s.entry).await;
-            }
+            // Leave nothing behind: the row did not land, so neither do its secrets.
+            forget(state, &secrets).await;
             return Err(e);
         }
     };
     reload_providers(state).await?;
     Ok(inserted)
+}
+
+async fn forget(state: &AppState, secrets: &[Secret]) {
+    for s in secrets {
+        let _ = state.credentials.delete(&s.entry).await;
+    }
 }
 
 pub fn keychain_unavailable(why: &str) -> ApiError {

@@ -1,7 +1,9 @@
 //! Adding and removing providers: catalog defaults, validation, and the keychain entry of the
 //! first account.
 
-use super::{blocking, insert_with_secret, reload_providers, storage_error, Secret};
+use super::{
+    blocking, insert_with_secret, keychain_unavailable, reload_providers, storage_error, Secret,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{NewProvider, Provider, StorageError};
@@ -140,11 +142,42 @@ fn validate(req: AddProvider) -> Result<NewProvider, ApiError> {
         auth: None,
         catalog_id: None,
         key_ref: (!key.is_empty()).then(|| key_ref(&name)),
+        url_auth_ref: None,
         name,
         base_url,
         format,
         models,
     })
+}
+
+/// The keychain entry of the `user:password` of a provider's base URL.
+pub fn url_auth_ref(provider: &str) -> String {
+    format!("provider:{provider}:url-credentials")
+}
+
+/// Moves `user:password@` out of base URLs stored before it was kept in the keychain. Runs at
+/// start; a no-op (one pass over the snapshot) when no row carries credentials.
+pub async fn move_url_credentials(state: &Arc<AppState>) -> Result<(), ApiError> {
+    let mut moved = false;
+    for p in state.providers().iter() {
+        let (base_url, Some(value)) = crate::url_credentials::split(&p.base_url) else {
+            continue;
+        };
+        let entry = url_auth_ref(&p.name);
+        state
+            .credentials
+            .set(&entry, &value)
+            .await
+            .map_err(|e| keychain_unavailable(&e.to_string()))?;
+        let (db, name) = (state.db.clone(), p.name.clone());
+        blocking(move || db.set_base_url(&name, &base_url, Some(&entry))).await?;
+        tracing::info!(provider = %p.name, "base URL credentials moved to the keychain");
+        moved = true;
+    }
+    if moved {
+        reload_providers(state).await?;
+    }
+    Ok(())
 }
 
 /// Adds a provider (from the catalog or entered by hand) with its key in the keychain.
@@ -157,16 +190,29 @@ pub async fn add(state: &Arc<AppState>, mut req: AddProvider) -> Result<Provider
         new.auth = Some(auth);
     }
     let name = new.name.clone();
-    let secret = new.key_ref.clone().map(|entry| Secret {
-        entry,
-        value: api_key,
-    });
+    let mut secrets: Vec<Secret> = new
+        .key_ref
+        .clone()
+        .map(|entry| Secret {
+            entry,
+            value: api_key,
+        })
+        .into_iter()
+        .collect();
+    // `user:password@` in the base URL is a secret too: into the keychain, out of SQLite.
+    let (base_url, url_credentials) = crate::url_credentials::split(&new.base_url);
+    if let Some(value) = url_credentials {
+        let entry = url_auth_ref(&name);
+        new.base_url = base_url;
+        new.url_auth_ref = Some(entry.clone());
+        secrets.push(Secret { entry, value });
+    }
     let lookup = name.clone();
     let provider = insert_with_secret(
         state,
         move |db| Ok(db.get_provider(&lookup)?.is_some()),
         storage_error(StorageError::Duplicate(name)),
-        secret,
+        secrets,
         move |db| db.insert_provider(&new),
     )
     .await?;
@@ -185,7 +231,8 @@ pub async fn delete(state: &Arc<AppState>, name: &str) -> Result<(), ApiError> {
             format!("no provider named {name:?}"),
         ));
     };
-    for entry in removed.accounts.iter().filter_map(|a| a.key_ref.as_ref()) {
+    let entries = removed.accounts.iter().filter_map(|a| a.key_ref.as_ref());
+    for entry in entries.chain(removed.url_auth_ref.as_ref()) {
         if let Err(e) = state.credentials.delete(entry).await {
             tracing::warn!(provider = %name, "could not remove the keychain entry: {e}");
         }

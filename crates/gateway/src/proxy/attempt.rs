@@ -220,7 +220,10 @@ pub async fn run(
         // Same format both ways: keep the client's own framing (a JSON array, not SSE).
         path = path.replace("?alt=sse", "");
     }
-    let mut url = format!("{}{}", p.base_url.trim_end_matches('/'), path);
+    let base = upstream::base_url(&state.credentials, p)
+        .await
+        .map_err(|m| AttemptFailure::plain(Failure::Connect(m.clone()), "keychain", m))?;
+    let mut url = format!("{base}{path}");
     let mut headers = upstream::json_headers();
     upstream::apply_auth(&mut headers, &mut url, p, upstream, key.as_deref())
         .map_err(|msg| AttemptFailure::plain(Failure::Connect(msg.clone()), "key", msg))?;

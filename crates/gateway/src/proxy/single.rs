@@ -106,8 +106,14 @@ async fn embed_inner(
         ));
     }
     json["model"] = Value::String(upstream_model.clone());
-    let url = format!("{}/embeddings", provider.base_url.trim_end_matches('/'));
-    let resp = single_call(state, &provider, url, upstream::json_headers(), &json).await?;
+    let resp = single_call(
+        state,
+        &provider,
+        "/embeddings",
+        upstream::json_headers(),
+        &json,
+    )
+    .await?;
     if !resp.status.is_success() {
         return Ok(single_error(&provider, resp, Format::Chat).await);
     }
@@ -148,17 +154,20 @@ pub async fn count(
             .into_response());
     }
     json["model"] = Value::String(upstream_model);
-    let url = format!(
-        "{}/messages/count_tokens",
-        provider.base_url.trim_end_matches('/')
-    );
     let version = headers
         .get("anthropic-version")
         .cloned()
         .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
     let mut up_headers = upstream::json_headers();
     up_headers.insert("anthropic-version", version);
-    let resp = single_call(state, &provider, url, up_headers, &json).await?;
+    let resp = single_call(
+        state,
+        &provider,
+        "/messages/count_tokens",
+        up_headers,
+        &json,
+    )
+    .await?;
     if !resp.status.is_success() {
         return Ok(single_error(&provider, resp, Format::Messages).await);
     }
@@ -211,10 +220,14 @@ fn first_target(state: &AppState, model: &str) -> Result<(Provider, String), Api
 async fn single_call(
     state: &AppState,
     provider: &Provider,
-    mut url: String,
+    path: &str,
     mut headers: HeaderMap,
     body: &Value,
 ) -> Result<transport::Answer, ApiError> {
+    let base = upstream::base_url(&state.credentials, provider)
+        .await
+        .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
+    let mut url = format!("{base}{path}");
     let key = match &provider.key_ref {
         Some(entry) => state.credentials.get(entry).await.ok().flatten(),
         None => None,

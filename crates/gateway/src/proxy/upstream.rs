@@ -139,7 +139,7 @@ pub fn redirect_message(provider: &str, status: StatusCode, headers: &HeaderMap)
 /// message or a log).
 pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
     let url = url.split('?').next().unwrap_or(url);
-    match credentials_span(url) {
+    match crate::url_credentials::span(url) {
         Some(span) => format!("{}{}", &url[..span.start], &url[span.end..]).into(),
         None => url.into(),
     }
@@ -147,15 +147,31 @@ pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
 
 /// Whether a URL carries `user:password@`.
 pub fn has_credentials(url: &str) -> bool {
-    credentials_span(url).is_some()
+    crate::url_credentials::span(url).is_some()
 }
 
-/// Where `user:password@` sits in `scheme://user:password@host/…`, if it does.
-fn credentials_span(url: &str) -> Option<std::ops::Range<usize>> {
-    let start = url.find("://")? + 3;
-    let rest = &url[start..];
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    authority.rfind('@').map(|at| start..start + at + 1)
+/// The base URL a request to `p` goes to, with the `user:password@` kept in the keychain put
+/// back (the transport turns it into Basic auth). The credentials store caches the entry, so
+/// this costs a map lookup on the request path, and only for such providers.
+pub async fn base_url<'a>(
+    credentials: &crate::credentials::Credentials,
+    p: &'a Provider,
+) -> Result<std::borrow::Cow<'a, str>, String> {
+    let base = p.base_url.trim_end_matches('/');
+    let Some(entry) = &p.url_auth_ref else {
+        return Ok(base.into());
+    };
+    match credentials.get(entry).await {
+        Ok(Some(c)) => Ok(crate::url_credentials::with(base, &c).into()),
+        Ok(None) => Err(format!(
+            "the base URL credentials of provider {:?} are missing from the keychain; add the provider again",
+            p.name
+        )),
+        Err(e) => Err(format!(
+            "cannot read the base URL credentials of provider {:?}: {e}",
+            p.name
+        )),
+    }
 }
 
 /// Headers of a JSON POST to an upstream.
@@ -250,6 +266,7 @@ mod tests {
             auth: Some(auth.parse().unwrap()),
             catalog_id: None,
             account_strategy: Default::default(),
+            url_auth_ref: None,
             accounts: vec![],
         }
     }

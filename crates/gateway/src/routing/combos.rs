@@ -157,6 +157,7 @@ mod tests {
             auth: None,
             catalog_id: None,
             account_strategy: Default::default(),
+            url_auth_ref: None,
             accounts: vec![],
         }
     }

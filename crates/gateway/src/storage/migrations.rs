@@ -107,6 +107,8 @@ pub fn migrations() -> Migrations<'static> {
             "DROP INDEX usage_key_ts;
             CREATE INDEX usage_key_ts ON usage (key_id, ts_ms) WHERE key_id IS NOT NULL;",
         ),
+        // `user:password@` of a base URL lives in the keychain under this entry, never here.
+        M::up("ALTER TABLE providers ADD COLUMN url_auth_ref TEXT;"),
     ])
 }
 

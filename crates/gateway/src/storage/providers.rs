@@ -20,6 +20,9 @@ pub struct Provider {
     pub catalog_id: Option<String>,
     /// How one of several accounts is chosen.
     pub account_strategy: AccountStrategy,
+    /// The keychain entry holding the `user:password` of the base URL (self-hosted endpoints
+    /// behind basic auth); `base_url` itself never carries it.
+    pub url_auth_ref: Option<String>,
     /// The provider's accounts, in fill-first order (at least `default`).
     pub accounts: Vec<super::Account>,
 }
@@ -35,7 +38,8 @@ impl From<&Provider> for ProviderView {
     fn from(p: &Provider) -> Self {
         Self {
             name: p.name.clone(),
-            base_url: p.base_url.clone(),
+            // Never with `user:password@` (a row from before it was kept in the keychain).
+            base_url: crate::url_credentials::split(&p.base_url).0,
             format: p.format,
             models: p.models.clone(),
             key_ref: p.key_ref.clone(),
@@ -59,6 +63,7 @@ pub struct NewProvider {
     pub key_ref: Option<String>,
     pub auth: Option<AuthStyle>,
     pub catalog_id: Option<String>,
+    pub url_auth_ref: Option<String>,
 }
 
 fn row_to_provider(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Provider, String)> {
@@ -74,6 +79,7 @@ fn row_to_provider(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Provider, Strin
             auth: row.get(6)?,
             catalog_id: row.get(7)?,
             account_strategy: row.get(8)?,
+            url_auth_ref: row.get(9)?,
             accounts: Vec::new(),
         },
         models,
@@ -86,8 +92,7 @@ fn decode((mut p, models): (Provider, String)) -> Result<Provider, StorageError>
     Ok(p)
 }
 
-const COLUMNS: &str =
-    "name, base_url, format, models, key_ref, created_at, auth, catalog_id, account_strategy";
+const COLUMNS: &str = "name, base_url, format, models, key_ref, created_at, auth, catalog_id, account_strategy, url_auth_ref";
 
 /// Attaches accounts; the provider-level `key_ref` becomes the first enabled account's entry
 /// (what the single-account paths, embeddings and count_tokens, use).
@@ -140,9 +145,9 @@ impl Db {
         let inserted =
             self.with(|c| {
                 Ok(c.execute(
-                "INSERT INTO providers (name, base_url, format, models, key_ref, auth, catalog_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO NOTHING",
-                params![p.name, p.base_url, p.format, models, p.key_ref, p.auth, p.catalog_id],
+                "INSERT INTO providers (name, base_url, format, models, key_ref, auth, catalog_id, url_auth_ref)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(name) DO NOTHING",
+                params![p.name, p.base_url, p.format, models, p.key_ref, p.auth, p.catalog_id, p.url_auth_ref],
             )?)
             })?;
         if inserted == 0 {
@@ -159,6 +164,22 @@ impl Db {
         })?;
         self.get_provider(&p.name)?.ok_or_else(|| {
             StorageError::Corrupt(format!("provider {:?} vanished after insert", p.name))
+        })
+    }
+
+    /// Replaces a provider's base URL and the keychain entry of its credentials (moving
+    /// `user:password@` out of a row written before it was kept in the keychain).
+    pub fn set_base_url(
+        &self,
+        name: &str,
+        base_url: &str,
+        url_auth_ref: Option<&str>,
+    ) -> Result<bool, StorageError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE providers SET base_url = ?1, url_auth_ref = ?2 WHERE name = ?3",
+                params![base_url, url_auth_ref, name],
+            )? > 0)
         })
     }
 
@@ -196,6 +217,7 @@ mod tests {
             key_ref: Some(format!("provider:{name}:account:default")),
             auth: None,
             catalog_id: None,
+            url_auth_ref: None,
         }
     }
 
@@ -228,7 +250,7 @@ mod tests {
         {
             let db = Db::open(dir.path()).unwrap();
             db.insert_provider(&sample("acme")).unwrap();
-            assert_eq!(db.schema_version().unwrap(), 5);
+            assert_eq!(db.schema_version().unwrap(), 6);
         }
         let db = Db::open(&dir.path().join("")).unwrap();
         assert_eq!(db.list_providers().unwrap()[0].name, "acme");
