@@ -306,6 +306,7 @@ pub async fn run(
                 .await
                 .unwrap_or_default(),
         );
+        let body = upstream::mask_secrets(body, key.as_deref());
         let text = upstream::error_text(&body);
         let retry_hint = crate::quota::hints::retry_hint(
             status.as_u16(),

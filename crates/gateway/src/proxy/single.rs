@@ -115,7 +115,7 @@ async fn embed_inner(
     )
     .await?;
     if !resp.status.is_success() {
-        return Ok(single_error(&provider, resp, Format::Chat).await);
+        return Ok(single_error(state, &provider, resp, Format::Chat).await);
     }
     let ct = resp.headers.get(header::CONTENT_TYPE).cloned();
     let mut out = Response::new(Body::from_stream(resp.body));
@@ -169,7 +169,7 @@ pub async fn count(
     )
     .await?;
     if !resp.status.is_success() {
-        return Ok(single_error(&provider, resp, Format::Messages).await);
+        return Ok(single_error(state, &provider, resp, Format::Messages).await);
     }
     let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
         .await
@@ -228,10 +228,7 @@ async fn single_call(
         .await
         .map_err(|m| ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m))?;
     let mut url = format!("{base}{path}");
-    let key = match &provider.key_ref {
-        Some(entry) => state.credentials.get(entry).await.ok().flatten(),
-        None => None,
-    };
+    let key = provider_key(state, provider).await;
     upstream::apply_auth(
         &mut headers,
         &mut url,
@@ -258,9 +255,20 @@ async fn single_call(
     }
 }
 
+/// The key of the provider's first enabled account, if it has one.
+async fn provider_key(state: &AppState, provider: &Provider) -> Option<String> {
+    let entry = provider.key_ref.as_ref()?;
+    state.credentials.get(entry).await.ok().flatten()
+}
+
 /// An upstream error on the single-call endpoints (no fallback there), with its `Retry-After`.
 /// These endpoints only call providers of the client's own format.
-async fn single_error(provider: &Provider, resp: transport::Answer, client: Format) -> Response {
+async fn single_error(
+    state: &AppState,
+    provider: &Provider,
+    resp: transport::Answer,
+    client: Format,
+) -> Response {
     let status = resp.status;
     if status.is_redirection() {
         let msg = upstream::redirect_message(&provider.name, status, &resp.headers);
@@ -271,11 +279,13 @@ async fn single_error(provider: &Provider, resp: transport::Answer, client: Form
     let body = upstream::read_limited(resp.body, upstream::ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();
+    let key = provider_key(state, provider).await;
+    let body = upstream::mask_secrets(Bytes::from(body), key.as_deref());
     let mut r = upstream::error_response(
         &provider.name,
         status,
         content_type,
-        &Bytes::from(body),
+        &body,
         client,
         provider.format,
     );

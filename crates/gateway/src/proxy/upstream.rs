@@ -174,6 +174,48 @@ pub async fn base_url<'a>(
     }
 }
 
+/// An upstream's error body with the secrets it may echo masked: the key we sent (some
+/// providers quote it back) and any `Bearer <token>`. Error bodies reach clients and logs;
+/// neither may carry a key. Allocates only when there is something to mask.
+pub fn mask_secrets(body: Bytes, key: Option<&str>) -> Bytes {
+    const MASK: &[u8] = b"[redacted]";
+    let key = key.filter(|k| k.len() >= 8).map(str::as_bytes);
+    let has_key = key.is_some_and(|k| memchr::memmem::find(&body, k).is_some());
+    let bearer = memchr::memmem::find(&body, b"Bearer ").is_some();
+    if !has_key && !bearer {
+        return body;
+    }
+    let mut out: Vec<u8> = match key.filter(|_| has_key) {
+        Some(k) => {
+            let mut v = Vec::with_capacity(body.len());
+            let mut rest: &[u8] = &body;
+            while let Some(at) = memchr::memmem::find(rest, k) {
+                v.extend_from_slice(&rest[..at]);
+                v.extend_from_slice(MASK);
+                rest = &rest[at + k.len()..];
+            }
+            v.extend_from_slice(rest);
+            v
+        }
+        None => body.to_vec(),
+    };
+    // `Bearer <token>`: the token runs to the next character a token does not have.
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&out[from..], b"Bearer ") {
+        let start = from + at + b"Bearer ".len();
+        let end = out[start..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || b"-._~+/=".contains(b)))
+            .map_or(out.len(), |n| start + n);
+        from = start;
+        if end > start && &out[start..end] != MASK {
+            out.splice(start..end, MASK.iter().copied());
+            from += MASK.len();
+        }
+    }
+    Bytes::from(out)
+}
+
 /// Headers of a JSON POST to an upstream.
 pub fn json_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -246,6 +288,25 @@ pub fn error_text(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_and_bearer_tokens_in_error_bodies_are_masked() {
+        let body = Bytes::from_static(
+            br#"{"error":"invalid key sk-live-123456789 (header Authorization: Bearer sk-live-123456789, also Bearer abc.def-ghi)"}"#,
+        );
+        let masked = mask_secrets(body, Some("sk-live-123456789"));
+        let text = std::str::from_utf8(&masked).unwrap();
+        assert!(
+            !text.contains("sk-live-123456789") && !text.contains("abc.def"),
+            "{text}"
+        );
+        assert_eq!(text.matches("[redacted]").count(), 3, "{text}");
+        let clean = Bytes::from_static(b"{\"error\":\"overloaded\"}");
+        assert_eq!(
+            mask_secrets(clean.clone(), Some("sk-live-123456789")),
+            clean
+        );
+    }
 
     #[test]
     fn beta_headers_are_merged_case_insensitively() {
