@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use switchyard_gateway::sync::MutexExt;
 
 use switchyard_cli_config as cli;
 use switchyard_gateway::admin;
@@ -71,15 +72,12 @@ struct Shell {
 
 impl Shell {
     fn update(&self, f: impl FnOnce(&mut TrayState)) {
-        f(&mut self.tray_state.lock().unwrap_or_else(|e| e.into_inner()));
+        f(&mut self.tray_state.lock_or_recover());
         self.refresh.notify_one();
     }
 
     fn light_mode(&self) -> bool {
-        self.tray_state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .light_mode
+        self.tray_state.lock_or_recover().light_mode
     }
 }
 
@@ -420,7 +418,7 @@ async fn tray_loop(
             _ => None,
         };
         let (rows, notices) = {
-            let mut state = shell.tray_state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = shell.tray_state.lock_or_recover();
             state.now = now_unix();
             let mut notices = Vec::new();
             if let Some(gw) = &shell.gw {
@@ -591,10 +589,7 @@ fn configure_tool(app: &AppHandle, id: &str) {
 fn refresh_quotas(app: &AppHandle) {
     let shell = app.state::<Shell>();
     {
-        let mut last = shell
-            .last_manual_refresh
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut last = shell.last_manual_refresh.lock_or_recover();
         if last.is_some_and(|t| t.elapsed() < REFRESH_THROTTLE) {
             tracing::debug!("refresh throttled");
             return;
@@ -695,7 +690,7 @@ fn show_main_window(app: &AppHandle) {
             if shell.quitting.load(Ordering::SeqCst) {
                 return;
             }
-            let _guard = shell.window_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = shell.window_lock.lock_or_recover();
             if app.get_webview_window(MAIN_WINDOW).is_none() {
                 tracing::info!("recreating the dashboard window");
                 if let Err(e) = create_main_window(&app, &shell.window_url, true) {

@@ -18,6 +18,7 @@ pub mod routing;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod sync;
 pub mod url_credentials;
 pub mod usage;
 

@@ -6,6 +6,7 @@ use crate::config::GatewayConfig;
 use crate::credentials::Credentials;
 use crate::storage::keys::ClientKey;
 use crate::storage::{Db, Provider, StorageError};
+use crate::sync::RwLockExt;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -80,50 +81,37 @@ pub use switchyard_types::views::NotifySettings;
 
 impl AppState {
     pub fn providers(&self) -> Arc<Vec<Provider>> {
-        self.providers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.providers.read_or_recover().clone()
     }
 
     pub fn aliases(&self) -> Arc<Vec<crate::storage::Alias>> {
-        self.aliases
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.aliases.read_or_recover().clone()
     }
 
     pub fn reload_aliases(&self) -> Result<(), StorageError> {
         let fresh = Arc::new(self.db.list_aliases()?);
-        *self.aliases.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        *self.aliases.write_or_recover() = fresh;
         self.changes.send_modify(|v| *v += 1);
         Ok(())
     }
 
     pub fn prices(&self) -> Arc<crate::usage::prices::Prices> {
-        self.prices
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.prices.read_or_recover().clone()
     }
 
     pub fn reload_prices(&self) -> Result<(), StorageError> {
         let fresh = Arc::new(crate::usage::prices::Prices::new(self.db.list_prices()?));
-        *self.prices.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        *self.prices.write_or_recover() = fresh;
         Ok(())
     }
 
     pub fn client_key(&self, hash: &str) -> Option<ClientKey> {
-        self.keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(hash)
-            .cloned()
+        self.keys.read_or_recover().get(hash).cloned()
     }
 
     pub fn reload_keys(&self) -> Result<(), StorageError> {
         let fresh: HashMap<String, ClientKey> = self.db.active_key_hashes()?.into_iter().collect();
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+        *self.keys.write_or_recover() = Arc::new(fresh);
         Ok(())
     }
 
@@ -140,15 +128,12 @@ impl AppState {
     }
 
     pub fn settings(&self) -> Arc<Settings> {
-        self.settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.settings.read_or_recover().clone()
     }
 
     pub fn set_settings(&self, s: Settings) -> Result<(), StorageError> {
         self.db.set_setting("gateway", &s)?;
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(s);
+        *self.settings.write_or_recover() = Arc::new(s);
         self.changes.send_modify(|v| *v += 1);
         Ok(())
     }
@@ -198,7 +183,7 @@ impl AppState {
     /// Re-reads providers from the database and tells subscribers (tray, dashboard) about it.
     pub fn reload_providers(&self) -> Result<(), StorageError> {
         let fresh = Arc::new(self.db.list_providers()?);
-        *self.providers.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        *self.providers.write_or_recover() = fresh;
         self.changes.send_modify(|v| *v += 1);
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("clock", ABOVE_CLOCK),
     ("url_credentials", ABOVE_CLOCK),
+    ("sync", ABOVE_CLOCK),
     ("config", ABOVE_LEAVES),
     ("storage", ABOVE_LEAVES),
     ("quota", ABOVE_LEAVES),

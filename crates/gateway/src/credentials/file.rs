@@ -2,6 +2,7 @@
 //! Mode 0600, written atomically (temp file + rename) so a crash never leaves half a file.
 
 use super::{SecretError, SecretStore};
+use crate::sync::MutexExt;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -60,17 +61,17 @@ impl SecretStore for InsecureFileStore {
         true
     }
     fn set(&self, entry: &str, secret: &str) -> Result<(), SecretError> {
-        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.lock.lock_or_recover();
         let mut map = self.read()?;
         map.insert(entry.into(), secret.into());
         self.write(&map)
     }
     fn get(&self, entry: &str) -> Result<Option<String>, SecretError> {
-        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.lock.lock_or_recover();
         Ok(self.read()?.get(entry).cloned())
     }
     fn delete(&self, entry: &str) -> Result<(), SecretError> {
-        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = self.lock.lock_or_recover();
         let mut map = self.read()?;
         if map.remove(entry).is_some() {
             self.write(&map)?;

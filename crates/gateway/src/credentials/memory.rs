@@ -1,6 +1,7 @@
 //! In-memory secret store: for tests, and explicit `SecretsMode::Memory`. Never a silent default.
 
 use super::{SecretError, SecretStore};
+use crate::sync::MutexExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -17,7 +18,7 @@ impl MemoryStore {
         self.len() == 0
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        self.entries.lock_or_recover()
     }
 }
 

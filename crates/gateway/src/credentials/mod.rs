@@ -12,6 +12,7 @@ pub use file::InsecureFileStore;
 pub use keychain::KeychainStore;
 pub use memory::MemoryStore;
 
+use crate::sync::MutexExt;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -127,7 +128,7 @@ impl Credentials {
         let probed = tokio::time::timeout(
             PROBE_TIMEOUT,
             tokio::task::spawn_blocking(move || {
-                let _g = probe_lock.lock().unwrap_or_else(|e| e.into_inner());
+                let _g = probe_lock.lock_or_recover();
                 probe(probe_store.as_ref())
             }),
         )
@@ -166,7 +167,7 @@ impl Credentials {
         let store = self.store.clone();
         let lock = self.lock.clone();
         let call = tokio::task::spawn_blocking(move || {
-            let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _g = lock.lock_or_recover();
             f(store.as_ref())
         });
         match tokio::time::timeout(PROBE_TIMEOUT, call).await {
@@ -208,7 +209,7 @@ impl Credentials {
     }
 
     fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+        self.cache.lock_or_recover()
     }
 }
 

@@ -14,6 +14,7 @@ use crate::formats::Format;
 use crate::routing::plan::Target;
 use crate::state::AppState;
 use crate::storage::Provider;
+use crate::sync::MutexExt;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
@@ -177,11 +178,7 @@ pub struct InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.table
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.key);
+        self.table.in_flight.lock_or_recover().remove(&self.key);
     }
 }
 
@@ -204,7 +201,7 @@ impl IdempotencyTable {
                 return Begin::Replay(hit);
             }
             let waiting = {
-                let mut m = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                let mut m = self.in_flight.lock_or_recover();
                 match m.get(key) {
                     Some(rx) => rx.clone(),
                     None => {

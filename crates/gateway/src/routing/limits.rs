@@ -3,6 +3,7 @@
 //! a bounded queue). A request that would wait longer than the caller allows is told "busy" and
 //! moves to another account instead of piling up behind a limited one (no thundering herd).
 
+use crate::sync::MutexExt;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
@@ -108,7 +109,7 @@ impl Limiter {
         }
         if let Some(gap) = self.cfg.min_gap_ms.map(Duration::from_millis) {
             let slot = {
-                let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+                let mut next = self.next_start.lock_or_recover();
                 let now = Instant::now();
                 let slot = next.map_or(now, |n| n.max(now));
                 if slot > deadline {

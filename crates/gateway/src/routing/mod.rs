@@ -17,6 +17,7 @@ pub mod strategy;
 
 use crate::quota::{self, QuotaWindow};
 use crate::storage::{Combo, Provider};
+use crate::sync::{MutexExt, RwLockExt};
 use breaker::{Admission, Breaker, BreakerConfig};
 use classify::{AccountAction, ProviderKind, Verdict};
 use serde::Serialize;
@@ -190,10 +191,6 @@ pub fn provider_kind(p: &Provider) -> ProviderKind {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn instant_to_unix(t: Instant, now: Instant) -> u64 {
     now_unix() + t.saturating_duration_since(now).as_secs_f64().ceil() as u64
 }
@@ -310,8 +307,7 @@ impl Router {
 
     pub fn limits(&self, provider: &str) -> limits::Limits {
         self.limits
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .read_or_recover()
             .get(provider)
             .copied()
             .unwrap_or_default()
@@ -319,13 +315,15 @@ impl Router {
 
     /// Replaces a provider's limits; its accounts get fresh limiters at their next request.
     pub fn set_limits(&self, provider: &str, l: limits::Limits) {
-        let mut m = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.limits.write_or_recover();
         if l.is_empty() {
             m.remove(provider);
         } else {
             m.insert(provider.to_string(), l);
         }
-        lock(&self.limiters).retain(|k, _| k.provider != provider);
+        self.limiters
+            .lock_or_recover()
+            .retain(|k, _| k.provider != provider);
     }
 
     /// The account's limiter, if its provider has limits.
@@ -335,7 +333,8 @@ impl Router {
             return None;
         }
         Some(
-            lock(&self.limiters)
+            self.limiters
+                .lock_or_recover()
                 .entry(AccountKey::new(provider, account))
                 .or_insert_with(|| Arc::new(limits::Limiter::new(l)))
                 .clone(),
@@ -347,59 +346,44 @@ impl Router {
     }
 
     pub fn combos(&self) -> Arc<Vec<Combo>> {
-        self.combos
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.combos.read_or_recover().clone()
     }
 
     pub fn set_combos(&self, combos: Vec<Combo>) {
-        *self.combos.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(combos);
+        *self.combos.write_or_recover() = Arc::new(combos);
         self.changed();
     }
 
     pub fn active(&self) -> Option<String> {
-        self.active
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.active.read_or_recover().clone()
     }
 
     pub fn set_active(&self, name: Option<String>) {
-        *self.active.write().unwrap_or_else(|e| e.into_inner()) = name;
+        *self.active.write_or_recover() = name;
         self.changed();
     }
 
     pub fn active_alias(&self) -> String {
-        self.active_alias
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.active_alias.read_or_recover().clone()
     }
 
     pub fn set_active_alias(&self, alias: String) {
-        *self.active_alias.write().unwrap_or_else(|e| e.into_inner()) = alias;
+        *self.active_alias.write_or_recover() = alias;
         self.changed();
     }
 
     pub fn global_fallback(&self) -> Option<String> {
-        self.global_fallback
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.global_fallback.read_or_recover().clone()
     }
 
     pub fn set_global_fallback(&self, combo: Option<String>) {
-        *self
-            .global_fallback
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = combo;
+        *self.global_fallback.write_or_recover() = combo;
     }
 
     /// The breaker gate for a provider.
     pub fn admit(&self, p: &Provider) -> Admission {
         let now = Instant::now();
-        let mut rt = lock(&self.rt);
+        let mut rt = self.rt.lock_or_recover();
         rt.breakers
             .entry(p.name.clone())
             .or_insert_with(|| Breaker::new(BreakerConfig::for_kind(provider_kind(p))))
@@ -415,8 +399,8 @@ impl Router {
         excluded: &[String],
     ) -> Pick {
         let now = Instant::now();
-        let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
-        let mut rt = lock(&self.rt);
+        let quota = self.quota.read_or_recover();
+        let mut rt = self.rt.lock_or_recover();
         let Candidates {
             list: candidates,
             usable,
@@ -456,7 +440,7 @@ impl Router {
             .last_pick
             .get(&p.name)
             .and_then(|l| candidates.iter().position(|(a, _)| &a.label == l));
-        let mut rng = lock(&self.rng);
+        let mut rng = self.rng.lock_or_recover();
         let i = strategy::pick_account(strategy, &facts, 3, last, !excluded.is_empty(), &mut rng)
             .unwrap_or(0);
         let label = candidates[i].0.label.clone();
@@ -485,8 +469,8 @@ impl Router {
     /// The accounts that could serve `model` right now, in fill-first order, without recording
     /// a pick (dry runs): the same rules as [`Router::pick_account`].
     pub fn available_accounts(&self, p: &Provider, model: &str, pin: Option<&str>) -> Vec<String> {
-        let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
-        let mut rt = lock(&self.rt);
+        let quota = self.quota.read_or_recover();
+        let mut rt = self.rt.lock_or_recover();
         candidates(&mut rt, &quota, p, model, pin, &[], Instant::now())
             .list
             .into_iter()
@@ -496,7 +480,7 @@ impl Router {
 
     pub fn on_success(&self, p: &Provider, account: &str) {
         let now = Instant::now();
-        let mut rt = lock(&self.rt);
+        let mut rt = self.rt.lock_or_recover();
         let st = rt
             .accounts
             .entry(AccountKey::new(&p.name, account))
@@ -523,7 +507,7 @@ impl Router {
         let now = Instant::now();
         let kind = provider_kind(p);
         let key = AccountKey::new(&p.name, account);
-        let mut rt = lock(&self.rt);
+        let mut rt = self.rt.lock_or_recover();
         let b = rt
             .breakers
             .entry(p.name.clone())
@@ -534,7 +518,7 @@ impl Router {
             // Not the provider's fault (our timeout, quota, a bad request): free a probe slot.
             b.on_uncounted();
         }
-        let jittered = hint.map(|h| backoff::hint_cooldown(h, &mut lock(&self.rng)));
+        let jittered = hint.map(|h| backoff::hint_cooldown(h, &mut self.rng.lock_or_recover()));
         let st = rt.accounts.entry(key.clone()).or_default();
         st.recent_errors = st.recent_errors.saturating_add(1);
         let until = match &verdict.account {
@@ -598,14 +582,14 @@ impl Router {
         price: Option<f64>,
     ) -> strategy::TargetFacts {
         let now = Instant::now();
-        let rt = lock(&self.rt);
+        let rt = self.rt.lock_or_recover();
         let health = rt.breakers.get(&p.name).map_or(1.0, |b| b.health(now));
         let recent = rt
             .target_uses
             .get(&format!("{}/{model}", p.name))
             .map_or(0, UseCounter::recent);
         drop(rt);
-        let quota = self.quota.read().unwrap_or_else(|e| e.into_inner());
+        let quota = self.quota.read_or_recover();
         // The best account's primary window speaks for the target.
         let best = p
             .accounts
@@ -636,9 +620,9 @@ impl Router {
     ) -> Vec<usize> {
         let s = strategy::ComboStrategy::parse(&combo.strategy).unwrap_or_default();
         let sticky = combo.config.sticky_limit.unwrap_or(3);
-        let mut rt = lock(&self.rt);
+        let mut rt = self.rt.lock_or_recover();
         let cursor = rt.combo_cursors.entry(combo.name.clone()).or_default();
-        let mut rng = lock(&self.rng);
+        let mut rng = self.rng.lock_or_recover();
         if peek {
             // A dry run must not advance round-robin or deal from the strict-random deck.
             let mut copy = cursor.clone();
@@ -661,18 +645,18 @@ impl Router {
         }
         let key = AccountKey::new(&p.name, account);
         {
-            let mut q = self.quota.write().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.quota.write_or_recover();
             quota::merge(q.entry(key.clone()).or_default(), reading.windows);
         }
-        lock(&self.dirty_quota).insert(key);
+        self.dirty_quota.lock_or_recover().insert(key);
         self.changed();
     }
 
     /// Every account's quota windows (accounts with none known are listed with an empty list).
     pub fn quota_snapshot(&self, providers: &[Provider]) -> Vec<AccountQuota> {
         let now = Instant::now();
-        let q = self.quota.read().unwrap_or_else(|e| e.into_inner());
-        let rt = lock(&self.rt);
+        let q = self.quota.read_or_recover();
+        let rt = self.rt.lock_or_recover();
         let mut out = Vec::new();
         for p in providers {
             for a in &p.accounts {
@@ -696,7 +680,7 @@ impl Router {
         providers: &[Provider],
     ) -> (Vec<AccountHealth>, Vec<(String, breaker::BreakerView)>) {
         let now = Instant::now();
-        let rt = lock(&self.rt);
+        let rt = self.rt.lock_or_recover();
         let mut accounts = Vec::new();
         for p in providers {
             for a in &p.accounts {
@@ -735,16 +719,17 @@ impl Router {
     /// for one provider or all. Returns the `runtime_state` key prefixes to delete as well.
     pub fn reset(&self, provider: Option<&str>) -> Vec<String> {
         let keep = |p: &str| provider.is_some_and(|x| x != p);
-        let mut rt = lock(&self.rt);
+        let mut rt = self.rt.lock_or_recover();
         rt.accounts.retain(|k, _| keep(&k.provider));
         rt.breakers.retain(|k, _| keep(k));
         rt.dirty_cooldowns.retain(|k| keep(&k.provider));
         drop(rt);
         self.quota
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .write_or_recover()
             .retain(|k, _| keep(&k.provider));
-        lock(&self.dirty_quota).retain(|k| keep(&k.provider));
+        self.dirty_quota
+            .lock_or_recover()
+            .retain(|k| keep(&k.provider));
         self.changed();
         match provider {
             Some(p) => vec![format!("quota:{p}/"), format!("cooldown:{p}/")],
@@ -756,21 +741,18 @@ impl Router {
     /// or it was deleted): a fixed key must not stay benched by an old 401.
     pub fn forget_account(&self, provider: &str, account: &str) {
         let key = AccountKey::new(provider, account);
-        lock(&self.rt).accounts.remove(&key);
-        self.quota
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key);
-        lock(&self.limiters).remove(&key);
+        self.rt.lock_or_recover().accounts.remove(&key);
+        self.quota.write_or_recover().remove(&key);
+        self.limiters.lock_or_recover().remove(&key);
         self.changed();
     }
 
     /// Pending write-behind entries for `runtime_state` (quota windows, long cooldowns).
     pub fn take_dirty(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let keys: Vec<AccountKey> = lock(&self.dirty_quota).drain().collect();
+        let keys: Vec<AccountKey> = self.dirty_quota.lock_or_recover().drain().collect();
         {
-            let q = self.quota.read().unwrap_or_else(|e| e.into_inner());
+            let q = self.quota.read_or_recover();
             for k in keys {
                 if let Some(w) = q.get(&k) {
                     out.push((
@@ -781,7 +763,7 @@ impl Router {
             }
         }
         let now = Instant::now();
-        let mut rt = lock(&self.rt);
+        let mut rt = self.rt.lock_or_recover();
         let keys: Vec<AccountKey> = rt.dirty_cooldowns.drain().collect();
         for k in keys {
             if let Some(st) = rt.accounts.get(&k) {
@@ -816,10 +798,7 @@ impl Router {
             match kind {
                 "quota" => {
                     if let Ok(w) = serde_json::from_str::<Vec<QuotaWindow>>(v) {
-                        self.quota
-                            .write()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(key, w);
+                        self.quota.write_or_recover().insert(key, w);
                     }
                 }
                 "cooldown" => {
@@ -828,7 +807,7 @@ impl Router {
                     };
                     let until = j["until"].as_u64().unwrap_or(0);
                     if until > t {
-                        let mut rt = lock(&self.rt);
+                        let mut rt = self.rt.lock_or_recover();
                         let st = rt.accounts.entry(key).or_default();
                         st.cooldown_until = Some(now + Duration::from_secs(until - t));
                         st.backoff_level = j["level"].as_u64().unwrap_or(0) as u32;

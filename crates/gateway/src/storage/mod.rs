@@ -15,6 +15,7 @@ pub use aliases::Alias;
 pub use combos::{Combo, ComboConfig, ComboTarget};
 pub use providers::{NewProvider, Provider, ProviderView};
 
+use crate::sync::MutexExt;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -90,7 +91,7 @@ impl Db {
         f: impl FnOnce(&mut Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         // A poisoned lock only means another call panicked mid-way; SQLite keeps its own consistency.
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = self.conn.lock_or_recover();
         f(&mut conn)
     }
 

@@ -5,6 +5,7 @@
 use crate::formats::ir::Usage;
 use crate::storage::usage::Price;
 use crate::storage::Alias;
+use crate::sync::MutexExt;
 
 const SHIPPED: &str = include_str!("../../catalog/prices.toml");
 
@@ -58,7 +59,7 @@ impl Prices {
 
     pub fn lookup(&self, provider: &str, model: &str) -> Option<&Price> {
         let full = format!("{provider}/{model}");
-        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let mut memo = self.memo.lock_or_recover();
         if let Some(i) = memo.get(&full) {
             return i.map(|i| &self.rows[i]);
         }
