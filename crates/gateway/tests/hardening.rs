@@ -87,6 +87,20 @@ async fn combos_and_the_active_alias_are_listed_as_models() {
             .map(|m| m["id"].as_str().unwrap().to_string())
             .collect()
     };
+    // A strategy is one of a closed set, checked where the body is read.
+    let (s, v) = env
+        .api(
+            reqwest::Method::POST,
+            "/api/combos",
+            json!({"name": "x", "strategy": "fastest", "targets": ["acme/mock-small"]}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("unknown strategy \"fastest\"") && msg.contains("round-robin"),
+        "{msg}"
+    );
     let (s, _) = env
         .api(
             reqwest::Method::POST,

@@ -47,7 +47,7 @@ struct ComboIn {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
-    strategy: Option<String>,
+    strategy: switchyard_types::ComboStrategy,
     targets: Vec<Value>,
     #[serde(default)]
     config: ComboConfig,
@@ -111,7 +111,7 @@ async fn parse_body(
         .collect::<Result<Vec<_>, _>>()?;
     let combo = Combo {
         name,
-        strategy: req.strategy.unwrap_or_else(|| "priority".into()),
+        strategy: req.strategy,
         targets,
         config: req.config,
         created_at: String::new(),

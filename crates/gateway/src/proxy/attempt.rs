@@ -201,86 +201,10 @@ pub async fn run(
 ) -> Result<Committed, AttemptFailure> {
     let upstream = upstream_format(p);
     let passthrough = !needs_translation(call, upstream);
+    let key = account_key(state, p, account).await?;
     let body = body_for(state, call, p, upstream, model);
-    let key = match &account.key_ref {
-        Some(entry) => state.credentials.get(entry).await.map_err(|e| {
-            AttemptFailure::plain(
-                Failure::Connect(format!("keychain: {e}")),
-                "keychain",
-                format!(
-                    "cannot read the key of account {:?} of provider {:?}: {e}",
-                    account.label, p.name
-                ),
-            )
-        })?,
-        None => None,
-    };
-    let mut path = upstream.upstream_path(model, call.stream);
-    if call.client == Format::Gemini && upstream == Format::Gemini && call.gemini_array {
-        // Same format both ways: keep the client's own framing (a JSON array, not SSE).
-        path = path.replace("?alt=sse", "");
-    }
-    let base = upstream::base_url(&state.credentials, p)
-        .await
-        .map_err(|m| AttemptFailure::plain(Failure::Connect(m.clone()), "keychain", m))?;
-    let mut url = format!("{base}{path}");
-    let mut headers = upstream::json_headers();
-    upstream::apply_auth(&mut headers, &mut url, p, upstream, key.as_deref())
-        .map_err(|msg| AttemptFailure::plain(Failure::Connect(msg.clone()), "key", msg))?;
-    if upstream == Format::Kiro {
-        upstream::kiro_headers(&mut headers);
-    }
-    if upstream == Format::Messages {
-        let version = call
-            .anthropic_version
-            .clone()
-            .filter(|_| call.client == Format::Messages)
-            .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-        headers.insert("anthropic-version", version);
-        let mut betas: Vec<&str> = Vec::new();
-        if call.client == Format::Messages {
-            betas.extend(call.anthropic_beta.as_deref());
-        }
-        if call.extended_context
-            && !betas
-                .iter()
-                .any(|b| b.split(',').any(|v| v.trim() == CONTEXT_1M_BETA))
-        {
-            betas.push(CONTEXT_1M_BETA);
-        }
-        if !betas.is_empty() {
-            if let Ok(v) = HeaderValue::from_str(&betas.join(",")) {
-                headers.insert("anthropic-beta", v);
-            }
-        }
-    }
-    let send = state.http.post(&url, headers, body);
-    let resp = match tokio::time::timeout(t.first_byte, send).await {
-        Err(_) => {
-            return Err(AttemptFailure::plain(
-                Failure::OurTimeout,
-                "timeout",
-                format!(
-                    "provider {:?} sent no response headers within {} s",
-                    p.name,
-                    t.first_byte.as_secs_f32()
-                ),
-            ))
-        }
-        Ok(Err(e)) => {
-            let timeout = e.timeout;
-            let msg = upstream::unreachable(&p.name, &url, e).message;
-            let failure = if timeout {
-                Failure::OurTimeout
-            } else {
-                Failure::Connect(msg.clone())
-            };
-            return Err(AttemptFailure::plain(failure, "connect", msg));
-        }
-        Ok(Ok(r)) => r,
-    };
-    let status = resp.status;
-    let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
+    let (url, headers) = upstream_request(state, call, p, upstream, model, key.as_deref()).await?;
+    let resp = send(state, p, &url, headers, body, t).await?;
     // Most answers carry no quota headers: look before collecting and parsing.
     if resp
         .headers
@@ -291,42 +215,178 @@ pub async fn run(
             .router
             .observe_headers(p, &account.label, header_pairs(&resp.headers));
     }
-    if status.is_redirection() {
-        let msg = upstream::redirect_message(&p.name, status, &resp.headers);
+    if resp.status.is_redirection() {
+        let msg = upstream::redirect_message(&p.name, resp.status, &resp.headers);
+        let tag = resp.status.as_u16().to_string();
         return Err(AttemptFailure::plain(
             Failure::Connect(msg.clone()),
-            &status.as_u16().to_string(),
+            &tag,
             msg,
         ));
     }
-    if !status.is_success() {
-        let headers = resp.headers;
-        let body = Bytes::from(
-            upstream::read_limited(resp.body, ERROR_BODY_LIMIT)
-                .await
-                .unwrap_or_default(),
-        );
-        let body = upstream::mask_secrets(body, key.as_deref());
-        let text = upstream::error_text(&body);
-        let retry_hint = crate::quota::hints::retry_hint(
-            status.as_u16(),
-            header_pairs(&headers),
-            &String::from_utf8_lossy(&body),
-            crate::routing::now_unix(),
-        );
-        return Err(AttemptFailure {
-            failure: Failure::Status {
-                status: status.as_u16(),
-                body: text.clone(),
-            },
-            status: Some(status),
-            content_type,
-            body,
-            retry_hint,
-            tag: status.as_u16().to_string(),
-            message: format!("provider {:?} answered {status}: {text}", p.name),
-        });
+    if !resp.status.is_success() {
+        return Err(refusal(p, resp, key.as_deref()).await);
     }
+    answer(p, resp, call, upstream, passthrough, model, t).await
+}
+
+/// The account's key from the keychain (cached), if it has one.
+async fn account_key(
+    state: &AppState,
+    p: &Provider,
+    account: &Account,
+) -> Result<Option<String>, AttemptFailure> {
+    let Some(entry) = &account.key_ref else {
+        return Ok(None);
+    };
+    state.credentials.get(entry).await.map_err(|e| {
+        AttemptFailure::plain(
+            Failure::Connect(format!("keychain: {e}")),
+            "keychain",
+            format!(
+                "cannot read the key of account {:?} of provider {:?}: {e}",
+                account.label, p.name
+            ),
+        )
+    })
+}
+
+/// The upstream URL and headers: the base URL (with its keychain credentials), the format's
+/// path, the key where the provider wants it, and what the protocol requires besides (Kiro's
+/// event-stream accept and target, Anthropic's version and betas).
+async fn upstream_request(
+    state: &AppState,
+    call: &Call,
+    p: &Provider,
+    upstream: Format,
+    model: &str,
+    key: Option<&str>,
+) -> Result<(String, HeaderMap), AttemptFailure> {
+    let mut path = upstream.upstream_path(model, call.stream);
+    if call.client == Format::Gemini && upstream == Format::Gemini && call.gemini_array {
+        // Same format both ways: keep the client's own framing (a JSON array, not SSE).
+        path = path.replace("?alt=sse", "");
+    }
+    let base = upstream::base_url(&state.credentials, p)
+        .await
+        .map_err(|m| AttemptFailure::plain(Failure::Connect(m.clone()), "keychain", m))?;
+    let mut url = format!("{base}{path}");
+    let mut headers = upstream::json_headers();
+    upstream::apply_auth(&mut headers, &mut url, p, upstream, key)
+        .map_err(|msg| AttemptFailure::plain(Failure::Connect(msg.clone()), "key", msg))?;
+    if upstream == Format::Kiro {
+        upstream::kiro_headers(&mut headers);
+    }
+    if upstream == Format::Messages {
+        anthropic_headers(call, &mut headers);
+    }
+    Ok((url, headers))
+}
+
+/// Anthropic's version and betas: the client's own when it speaks Messages, plus the 1M-context
+/// beta when the model asked for it.
+fn anthropic_headers(call: &Call, headers: &mut HeaderMap) {
+    let version = call
+        .anthropic_version
+        .clone()
+        .filter(|_| call.client == Format::Messages)
+        .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+    headers.insert("anthropic-version", version);
+    let mut betas: Vec<&str> = Vec::new();
+    if call.client == Format::Messages {
+        betas.extend(call.anthropic_beta.as_deref());
+    }
+    if call.extended_context
+        && !betas
+            .iter()
+            .any(|b| b.split(',').any(|v| v.trim() == CONTEXT_1M_BETA))
+    {
+        betas.push(CONTEXT_1M_BETA);
+    }
+    if !betas.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&betas.join(",")) {
+            headers.insert("anthropic-beta", v);
+        }
+    }
+}
+
+/// Sends the request and waits for the response headers (bounded by the first-byte timeout).
+async fn send(
+    state: &AppState,
+    p: &Provider,
+    url: &str,
+    headers: HeaderMap,
+    body: Bytes,
+    t: &Timeouts,
+) -> Result<Answer, AttemptFailure> {
+    match tokio::time::timeout(t.first_byte, state.http.post(url, headers, body)).await {
+        Err(_) => Err(AttemptFailure::plain(
+            Failure::OurTimeout,
+            "timeout",
+            format!(
+                "provider {:?} sent no response headers within {} s",
+                p.name,
+                t.first_byte.as_secs_f32()
+            ),
+        )),
+        Ok(Err(e)) => {
+            let timeout = e.timeout;
+            let msg = upstream::unreachable(&p.name, url, e).message;
+            let failure = if timeout {
+                Failure::OurTimeout
+            } else {
+                Failure::Connect(msg.clone())
+            };
+            Err(AttemptFailure::plain(failure, "connect", msg))
+        }
+        Ok(Ok(r)) => Ok(r),
+    }
+}
+
+/// A non-2xx answer: its body (secrets masked) and what it says about when to retry.
+async fn refusal(p: &Provider, resp: Answer, key: Option<&str>) -> AttemptFailure {
+    let status = resp.status;
+    let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
+    let body = Bytes::from(
+        upstream::read_limited(resp.body, ERROR_BODY_LIMIT)
+            .await
+            .unwrap_or_default(),
+    );
+    let body = upstream::mask_secrets(body, key);
+    let text = upstream::error_text(&body);
+    let retry_hint = crate::quota::hints::retry_hint(
+        status.as_u16(),
+        header_pairs(&resp.headers),
+        &String::from_utf8_lossy(&body),
+        crate::routing::now_unix(),
+    );
+    AttemptFailure {
+        failure: Failure::Status {
+            status: status.as_u16(),
+            body: text.clone(),
+        },
+        status: Some(status),
+        content_type,
+        body,
+        retry_hint,
+        tag: status.as_u16().to_string(),
+        message: format!("provider {:?} answered {status}: {text}", p.name),
+    }
+}
+
+/// A 2xx answer: aggregated from a stream for a JSON client, read to its first content for a
+/// streaming client (passthrough or translated), or read whole as JSON.
+async fn answer(
+    p: &Provider,
+    resp: Answer,
+    call: &Call,
+    upstream: Format,
+    passthrough: bool,
+    model: &str,
+    t: &Timeouts,
+) -> Result<Committed, AttemptFailure> {
+    let status = resp.status;
+    let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
     let streamed = Framing::of_answer(
         upstream,
         content_type.as_ref().and_then(|v| v.to_str().ok()),
@@ -386,6 +446,38 @@ pub async fn run(
     .await
 }
 
+impl StreamKind {
+    /// Feeds upstream bytes; what the client will get of them is appended to `held`.
+    fn feed_into(&mut self, bytes: Bytes, held: &mut Vec<Bytes>) {
+        match self {
+            StreamKind::Passthrough { watch, .. } => {
+                watch.feed(&bytes);
+                held.push(bytes);
+            }
+            StreamKind::Translated(tr) => {
+                let out = tr.feed(&bytes);
+                if !out.is_empty() {
+                    held.push(Bytes::from(out));
+                }
+            }
+        }
+    }
+
+    /// What the stream carried so far (a passthrough watch reads its last event when the
+    /// stream `ended`), and whether the raw bytes are not SSE (a Gemini JSON array).
+    fn seen(&mut self, ended: bool) -> (&formats::Seen, bool) {
+        match self {
+            StreamKind::Passthrough { watch, is_sse } => {
+                if ended {
+                    watch.end();
+                }
+                (&watch.seen, !*is_sse)
+            }
+            StreamKind::Translated(tr) => (&tr.seen, false),
+        }
+    }
+}
+
 /// Reads the stream until its first content; the held part and the rest become the answer.
 async fn ready(
     p: &Provider,
@@ -418,18 +510,7 @@ async fn ready(
         let ended = match next {
             Some(Ok(bytes)) => {
                 held_len += bytes.len();
-                match &mut kind {
-                    StreamKind::Passthrough { watch, .. } => {
-                        watch.feed(&bytes);
-                        held.push(bytes);
-                    }
-                    StreamKind::Translated(tr) => {
-                        let out = tr.feed(&bytes);
-                        if !out.is_empty() {
-                            held.push(Bytes::from(out));
-                        }
-                    }
-                }
+                kind.feed_into(bytes, &mut held);
                 false
             }
             Some(Err(e)) => {
@@ -445,15 +526,7 @@ async fn ready(
             }
             None => true,
         };
-        let (seen, raw_non_sse) = match &mut kind {
-            StreamKind::Passthrough { watch, is_sse } => {
-                if ended {
-                    watch.end();
-                }
-                (&watch.seen, !*is_sse)
-            }
-            StreamKind::Translated(tr) => (&tr.seen, false),
-        };
+        let (seen, raw_non_sse) = kind.seen(ended);
         if !seen.content {
             if let Some(err) = stream_error(p, seen) {
                 return Err(err);

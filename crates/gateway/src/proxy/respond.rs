@@ -196,6 +196,14 @@ struct Pass {
     ledger: Ledger,
 }
 
+impl Pass {
+    /// The stream is over: its usage so far goes into the row, which is recorded.
+    fn close(&mut self, outcome: Outcome, status: u16) {
+        self.ledger.usage(&self.watch.seen.usage);
+        self.ledger.finish(outcome, status);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn passthrough(
     held: VecDeque<Bytes>,
@@ -236,9 +244,7 @@ fn passthrough(
                         if let Some(why) = st.watch.broken().map(str::to_owned) {
                             // An event too large to read: end the line it was in, then say why.
                             tracing::warn!(provider = %provider, "{why}");
-                            let u = st.watch.seen.usage;
-                            st.ledger.usage(&u);
-                            st.ledger.finish(Outcome::StreamError, 502);
+                            st.close(Outcome::StreamError, 502);
                             let mut out = b"\n\n".to_vec();
                             out.extend_from_slice(&fail(why));
                             return is_sse.then(|| (Ok(Bytes::from(out)), None));
@@ -247,17 +253,13 @@ fn passthrough(
                     }
                     Ok(None) => {
                         st.watch.end();
-                        let u = st.watch.seen.usage;
-                        st.ledger.usage(&u);
-                        st.ledger.finish(Outcome::Ok, 200);
+                        st.close(Outcome::Ok, 200);
                         None
                     }
                     Ok(Some(Err(e))) => {
                         let why = e.message;
                         tracing::warn!(provider = %provider, "upstream stream broke: {why}");
-                        let u = st.watch.seen.usage;
-                        st.ledger.usage(&u);
-                        st.ledger.finish(Outcome::StreamError, 502);
+                        st.close(Outcome::StreamError, 502);
                         let msg = format!("the stream from provider {provider:?} broke: {why}");
                         is_sse.then(|| (Ok(fail(msg)), None))
                     }
@@ -296,6 +298,14 @@ struct Trans {
     tr: StreamTranslator,
     ledger: Ledger,
     last_event: tokio::time::Instant,
+}
+
+impl Trans {
+    /// The stream is over: its usage so far goes into the row, which is recorded.
+    fn close(&mut self, outcome: Outcome, status: u16) {
+        self.ledger.usage(&self.tr.seen.usage);
+        self.ledger.finish(outcome, status);
+    }
 }
 
 fn translate(
@@ -349,9 +359,7 @@ fn translate(
                         Some(Ok(bytes)) => {
                             let out = st.tr.feed(&bytes);
                             if st.tr.broken() {
-                                let u = st.tr.seen.usage;
-                                st.ledger.usage(&u);
-                                st.ledger.finish(Outcome::StreamError, 502);
+                                st.close(Outcome::StreamError, 502);
                                 return Some((Ok(Bytes::from(out)), None));
                             }
                             if !out.is_empty() {
@@ -364,20 +372,16 @@ fn translate(
                             let out = st.tr.fail(format!(
                                 "the stream from provider {provider:?} broke: {why}"
                             ));
-                            let u = st.tr.seen.usage;
-                            st.ledger.usage(&u);
-                            st.ledger.finish(Outcome::StreamError, 502);
+                            st.close(Outcome::StreamError, 502);
                             return Some((Ok(Bytes::from(out)), None));
                         }
                         None => {
                             let out = st.tr.end(&provider);
-                            let u = st.tr.seen.usage;
-                            st.ledger.usage(&u);
                             let clean = st.tr.seen.finished && st.tr.seen.error.is_none();
                             if clean {
-                                st.ledger.finish(Outcome::Ok, 200);
+                                st.close(Outcome::Ok, 200);
                             } else {
-                                st.ledger.finish(Outcome::StreamError, 502);
+                                st.close(Outcome::StreamError, 502);
                             }
                             return (!out.is_empty()).then(|| (Ok(Bytes::from(out)), None));
                         }

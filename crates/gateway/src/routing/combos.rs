@@ -28,16 +28,6 @@ pub fn validate(combo: &Combo, others: &[Combo], providers: &[Provider]) -> Resu
             combo.name
         ));
     }
-    if serde_json::from_value::<super::strategy::ComboStrategy>(serde_json::Value::String(
-        combo.strategy.clone(),
-    ))
-    .is_err()
-    {
-        return Err(format!(
-            "unknown strategy {:?}; use one of: priority, fill-first, round-robin, weighted, random, strict-random, p2c, least-used, cost-optimized, quota-aware",
-            combo.strategy
-        ));
-    }
     if combo.targets.is_empty() {
         return Err(format!("combo {:?} needs at least one target", combo.name));
     }
@@ -165,7 +155,7 @@ mod tests {
     fn combo(name: &str, targets: Vec<ComboTarget>) -> Combo {
         Combo {
             name: name.into(),
-            strategy: "priority".into(),
+            strategy: Default::default(),
             targets,
             config: ComboConfig::default(),
             created_at: String::new(),
@@ -215,11 +205,6 @@ mod tests {
         assert!(e.contains("deeper than 3"), "{e}");
         let e = validate(&combo("acme", vec![m("acme", "x")]), &[], &ps).unwrap_err();
         assert!(e.contains("provider's name"), "{e}");
-        let mut bad = combo("s", vec![m("acme", "x")]);
-        bad.strategy = "fastest".into();
-        assert!(validate(&bad, &[], &ps)
-            .unwrap_err()
-            .contains("unknown strategy"));
     }
 
     #[test]

@@ -618,7 +618,7 @@ impl Router {
         facts: &[strategy::TargetFacts],
         peek: bool,
     ) -> Vec<usize> {
-        let s = strategy::ComboStrategy::parse(&combo.strategy).unwrap_or_default();
+        let s = combo.strategy;
         let sticky = combo.config.sticky_limit.unwrap_or(3);
         let mut rt = self.rt.lock_or_recover();
         let cursor = rt.combo_cursors.entry(combo.name.clone()).or_default();

@@ -135,60 +135,29 @@ impl Router {
         check_name(requested)?;
         let (requested, extended_context) = split_context_suffix(requested);
         let combos = self.combos();
-        let combo_name = if let Some(h) = header_combo {
-            if !combos.iter().any(|c| c.name == h) {
-                return Err(PlanError::not_found(
-                    "model_not_found",
-                    format!("X-Switchyard-Combo names {h:?}, which is not a combo"),
-                ));
-            }
-            Some(h.to_string())
-        } else if requested == self.active_alias() {
-            match self.active() {
-                Some(a) => Some(a),
-                None => {
-                    return Err(PlanError::not_found(
-                        "model_not_found",
-                        format!(
-                            "{requested:?} means the active combo, and no combo is active yet: create one and activate it (dashboard, tray, or PUT /api/combos/active)"
-                        ),
-                    ))
-                }
-            }
-        } else if combos.iter().any(|c| c.name == requested) {
-            Some(requested.to_string())
-        } else {
-            let target = crate::storage::aliases::apply(aliases, requested);
-            combos.iter().any(|c| c.name == target).then_some(target)
-        };
         let fallback = self.global_fallback();
-        let Some(name) = combo_name else {
+        let Some(name) = self.combo_meant(&combos, aliases, requested, header_combo)? else {
             let (p, model) = resolve_model(&providers, aliases, requested)?;
             let idx = providers
                 .iter()
                 .position(|x| x.name == p.name)
                 .expect("resolved from this list");
-            let mut plan = Plan {
+            let mut targets = vec![Target {
+                provider: idx,
+                model,
+                account: None,
+            }];
+            let expand = |c: &Combo, out: &mut Vec<Target>| {
+                self.expand(c, &combos, &providers, prices, 0, out, peek)
+            };
+            append_fallback(&combos, fallback.as_deref(), None, &mut targets, expand);
+            return Ok(Plan {
                 combo: None,
-                targets: vec![Target {
-                    provider: idx,
-                    model,
-                    account: None,
-                }],
+                targets,
                 config: ComboConfig::default(),
                 providers: providers.clone(),
                 extended_context,
-            };
-            if let Some(f) = fallback.and_then(|f| combos.iter().find(|c| c.name == f).cloned()) {
-                let mut extra = Vec::new();
-                self.expand(&f, &combos, &providers, prices, 0, &mut extra, peek);
-                for t in extra {
-                    if !plan.targets.contains(&t) {
-                        plan.targets.push(t);
-                    }
-                }
-            }
-            return Ok(plan);
+            });
         };
         let combo = combos
             .iter()
@@ -199,17 +168,16 @@ impl Router {
             })?;
         let mut targets = Vec::new();
         self.expand(&combo, &combos, &providers, prices, 0, &mut targets, peek);
-        if let Some(f) = fallback.filter(|f| *f != name) {
-            if let Some(fc) = combos.iter().find(|c| c.name == f) {
-                let mut extra = Vec::new();
-                self.expand(fc, &combos, &providers, prices, 0, &mut extra, peek);
-                for t in extra {
-                    if !targets.contains(&t) {
-                        targets.push(t);
-                    }
-                }
-            }
-        }
+        let expand = |c: &Combo, out: &mut Vec<Target>| {
+            self.expand(c, &combos, &providers, prices, 0, out, peek)
+        };
+        append_fallback(
+            &combos,
+            fallback.as_deref(),
+            Some(&name),
+            &mut targets,
+            expand,
+        );
         if targets.is_empty() {
             return Err(PlanError::unavailable(
                 "no_available_account",
@@ -223,6 +191,42 @@ impl Router {
             config: combo.config.clone(),
             extended_context,
         })
+    }
+
+    /// The combo a request means, if any: the one `X-Switchyard-Combo` names, the active one
+    /// behind the active alias, one named like the model, or one an alias points at.
+    fn combo_meant(
+        &self,
+        combos: &[Combo],
+        aliases: &[Alias],
+        requested: &str,
+        header_combo: Option<&str>,
+    ) -> Result<Option<String>, PlanError> {
+        if let Some(h) = header_combo {
+            if !combos.iter().any(|c| c.name == h) {
+                return Err(PlanError::not_found(
+                    "model_not_found",
+                    format!("X-Switchyard-Combo names {h:?}, which is not a combo"),
+                ));
+            }
+            return Ok(Some(h.to_string()));
+        }
+        if requested == self.active_alias() {
+            return match self.active() {
+                Some(a) => Ok(Some(a)),
+                None => Err(PlanError::not_found(
+                    "model_not_found",
+                    format!(
+                        "{requested:?} means the active combo, and no combo is active yet: create one and activate it (dashboard, tray, or PUT /api/combos/active)"
+                    ),
+                )),
+            };
+        }
+        if combos.iter().any(|c| c.name == requested) {
+            return Ok(Some(requested.to_string()));
+        }
+        let target = crate::storage::aliases::apply(aliases, requested);
+        Ok(combos.iter().any(|c| c.name == target).then_some(target))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -315,6 +319,30 @@ pub fn check_length(requested: &str) -> Result<(), PlanError> {
         ));
     }
     Ok(())
+}
+
+/// Appends the global fallback combo's targets (docs/routing.md §2), unless the plan is that
+/// combo already; targets already in the plan are not repeated.
+fn append_fallback(
+    combos: &[Combo],
+    fallback: Option<&str>,
+    planned_combo: Option<&str>,
+    targets: &mut Vec<Target>,
+    expand: impl Fn(&Combo, &mut Vec<Target>),
+) {
+    let Some(f) = fallback.filter(|f| Some(*f) != planned_combo) else {
+        return;
+    };
+    let Some(fc) = combos.iter().find(|c| c.name == f) else {
+        return;
+    };
+    let mut extra = Vec::new();
+    expand(fc, &mut extra);
+    for t in extra {
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    }
 }
 
 fn check_name(requested: &str) -> Result<(), PlanError> {

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Combo {
     pub name: String,
-    /// `priority` (= fill-first), `round-robin`, `weighted`, `random`, `strict-random`, `p2c`,
-    /// `least-used`, `cost-optimized`, `quota-aware`.
-    pub strategy: String,
+    /// How the targets are ordered for each request.
+    #[serde(default)]
+    pub strategy: switchyard_types::ComboStrategy,
     pub targets: Vec<ComboTarget>,
     #[serde(default)]
     pub config: ComboConfig,
@@ -81,13 +81,19 @@ pub struct ComboConfig {
     pub idle_timeout_ms: Option<u64>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String, String)> {
+type ComboRow = (
+    String,
+    switchyard_types::ComboStrategy,
+    String,
+    String,
+    String,
+);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ComboRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn decode(
-    (name, strategy, targets, config, created_at): (String, String, String, String, String),
-) -> Result<Combo, StorageError> {
+fn decode((name, strategy, targets, config, created_at): ComboRow) -> Result<Combo, StorageError> {
     let targets = serde_json::from_str(&targets)
         .map_err(|e| StorageError::Corrupt(format!("targets of combo {name:?}: {e}")))?;
     let config = serde_json::from_str(&config)
@@ -160,7 +166,7 @@ mod tests {
         let db = Db::open_in_memory().unwrap();
         let combo = Combo {
             name: "work".into(),
-            strategy: "priority".into(),
+            strategy: Default::default(),
             targets: vec![
                 ComboTarget::Model {
                     provider: "acme".into(),
@@ -187,9 +193,12 @@ mod tests {
             Err(StorageError::Duplicate(_))
         ));
         let mut changed = combo.clone();
-        changed.strategy = "round-robin".into();
+        changed.strategy = switchyard_types::ComboStrategy::RoundRobin;
         db.save_combo(&changed, true).unwrap();
-        assert_eq!(db.list_combos().unwrap()[0].strategy, "round-robin");
+        assert_eq!(
+            db.list_combos().unwrap()[0].strategy,
+            switchyard_types::ComboStrategy::RoundRobin
+        );
         assert!(db.delete_combo("work").unwrap());
         assert!(db.get_combo("work").unwrap().is_none());
     }
