@@ -9,6 +9,11 @@ use std::collections::HashMap;
 
 // ---------- requests ----------
 
+/// Separates text blocks that become one string: glued, the end of one block and the start of
+/// the next run together (`</system-reminder>ping`) and the model reads them as one word
+/// (docs/formats.md #36).
+const BLOCK_SEPARATOR: &str = "\n\n";
+
 fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
@@ -16,9 +21,21 @@ fn text_of(content: &Value) -> String {
             .iter()
             .filter_map(|p| p.get("text").and_then(Value::as_str))
             .collect::<Vec<_>>()
-            .join(""),
+            .join(BLOCK_SEPARATOR),
         _ => String::new(),
     }
+}
+
+/// The text parts of a message as one string, blocks kept apart.
+fn joined_text(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(BLOCK_SEPARATOR)
 }
 
 fn content_parts(content: &Value) -> Result<Vec<Part>, String> {
@@ -237,15 +254,7 @@ fn image_url(img: &Image) -> String {
 fn parts_content(parts: &[Part]) -> Value {
     let only_text = parts.iter().all(|p| matches!(p, Part::Text(_)));
     if only_text {
-        return Value::String(
-            parts
-                .iter()
-                .filter_map(|p| match p {
-                    Part::Text(t) => Some(t.as_str()),
-                    _ => None,
-                })
-                .collect(),
-        );
+        return Value::String(joined_text(parts));
     }
     Value::Array(
         parts
@@ -299,14 +308,7 @@ pub fn encode_request(req: &Request) -> Value {
                 }
             }
             Role::Assistant => {
-                let text: String = m
-                    .parts
-                    .iter()
-                    .filter_map(|p| match p {
-                        Part::Text(t) => Some(t.as_str()),
-                        _ => None,
-                    })
-                    .collect();
+                let text = joined_text(&m.parts);
                 let calls: Vec<Value> = m
                     .parts
                     .iter()
