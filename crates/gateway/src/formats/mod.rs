@@ -79,7 +79,43 @@ pub fn decode_request(f: Format, body: &serde_json::Value) -> Result<ir::Request
     for t in &mut req.tools {
         t.parameters = ir::clean_schema(&t.parameters);
     }
+    drop_hollow(&mut req);
     Ok(req)
+}
+
+/// Drops what no upstream can use and several refuse (docs/formats.md #37): empty system
+/// entries, and assistant turns that held only thinking without a signature, or blank text (nothing to replay,
+/// and an empty assistant message in its place is an error on Anthropic and noise elsewhere).
+/// Mid-conversation system entries keep their place among the turns that remain.
+fn drop_hollow(req: &mut ir::Request) {
+    req.system.retain(|s| !s.trim().is_empty());
+    req.system_inline.retain(|(_, s)| !s.trim().is_empty());
+    let hollow = |m: &ir::Message| {
+        m.role == ir::Role::Assistant
+            && !m.parts.is_empty()
+            && m.parts.iter().all(|p| match p {
+                ir::Part::Thinking { signature, .. } => signature.is_none(),
+                ir::Part::Text(t) => t.trim().is_empty(),
+                _ => false,
+            })
+    };
+    if !req.messages.iter().any(hollow) {
+        return;
+    }
+    // Where each old index lands once the hollow turns are gone (one past the end included).
+    let mut landing = Vec::with_capacity(req.messages.len() + 1);
+    let mut kept = Vec::with_capacity(req.messages.len());
+    for m in req.messages.drain(..) {
+        landing.push(kept.len());
+        if !hollow(&m) {
+            kept.push(m);
+        }
+    }
+    landing.push(kept.len());
+    for (at, _) in &mut req.system_inline {
+        *at = landing[(*at).min(landing.len() - 1)];
+    }
+    req.messages = kept;
 }
 
 /// The upstream request. Call ids are made unique and tool names the target would reject are
@@ -147,4 +183,58 @@ pub fn error_message(body: &serde_json::Value) -> Option<String> {
         .and_then(|m| m.as_str())
         .map(str::to_owned)
         .or_else(|| e.as_str().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ir::{Message, Part, Role};
+
+    fn msg(role: Role, parts: Vec<Part>) -> Message {
+        Message { role, parts }
+    }
+
+    #[test]
+    fn mid_conversation_system_entries_keep_their_place_when_hollow_turns_go() {
+        let thought = || Part::Thinking {
+            text: "hmm".into(),
+            signature: None,
+        };
+        let mut req = ir::Request {
+            system: vec![" ".into(), "be brief".into()],
+            system_inline: vec![
+                (2, "before the 2nd user turn".into()),
+                (3, "at the end".into()),
+            ],
+            messages: vec![
+                msg(Role::User, vec![Part::Text("a".into())]),
+                msg(Role::Assistant, vec![thought(), Part::Text(String::new())]),
+                msg(Role::User, vec![Part::Text("b".into())]),
+            ],
+            ..Default::default()
+        };
+        drop_hollow(&mut req);
+        assert_eq!(req.system, ["be brief"]);
+        assert_eq!(req.messages.len(), 2);
+        assert_eq!(
+            req.system_inline,
+            [
+                (1, "before the 2nd user turn".into()),
+                (2, "at the end".into())
+            ]
+        );
+        // A signed thought can be replayed: that turn stays.
+        let mut signed = ir::Request {
+            messages: vec![msg(
+                Role::Assistant,
+                vec![Part::Thinking {
+                    text: "hmm".into(),
+                    signature: Some("sig".into()),
+                }],
+            )],
+            ..Default::default()
+        };
+        drop_hollow(&mut signed);
+        assert_eq!(signed.messages.len(), 1);
+    }
 }
