@@ -122,8 +122,10 @@ impl ToolNames {
 /// Makes every tool-call id unique across the conversation (docs/formats.md §4, #7): the second and
 /// later uses of an id get `_2`, `_3`…; empty ids get `call_<n>`. Each result takes the id of
 /// the earliest unanswered call with its original id in the latest turn that used it, so results
-/// follow the calls in order. Deterministic; returns whether anything changed.
-pub fn dedupe_call_ids(messages: &mut [ir::Message]) -> bool {
+/// follow the calls in order. With `strict` (Anthropic accepts only `[A-Za-z0-9_-]` in ids), a
+/// character outside that set becomes `_` first, on calls and results alike. Deterministic;
+/// returns whether anything changed.
+pub fn dedupe_call_ids(messages: &mut [ir::Message], strict: bool) -> bool {
     let mut used: HashSet<String> = HashSet::new();
     // Original id → renamed ids of calls not yet answered (of the latest turn using that id).
     let mut pending: HashMap<String, VecDeque<String>> = HashMap::new();
@@ -138,6 +140,8 @@ pub fn dedupe_call_ids(messages: &mut [ir::Message]) -> bool {
                     let base = if original.trim().is_empty() {
                         generated += 1;
                         format!("call_{generated}")
+                    } else if strict {
+                        strict_id(&original)
                     } else {
                         original.clone()
                     };
@@ -176,12 +180,26 @@ pub fn dedupe_call_ids(messages: &mut [ir::Message]) -> bool {
     changed
 }
 
+/// An id in the characters Anthropic accepts; others become `_` (uniqueness is kept by the
+/// caller's suffixes).
+pub fn strict_id(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The request as `target` gets it: unique call ids, tool names the target accepts (in the
 /// tool list, the forced tool choice and the history). Borrowed when nothing changes.
 pub fn prepare(req: &Request, target: Format) -> Cow<'_, Request> {
     let mut out = Cow::Borrowed(req);
     let mut messages = req.messages.clone();
-    if dedupe_call_ids(&mut messages) {
+    if dedupe_call_ids(&mut messages, target == Format::Messages) {
         out.to_mut().messages = messages;
     }
     let needs_rename = req
@@ -470,7 +488,7 @@ mod tests {
                 parts: vec![result("x", "d")],
             },
         ];
-        assert!(dedupe_call_ids(&mut msgs));
+        assert!(dedupe_call_ids(&mut msgs, false));
         let ids: Vec<&str> = msgs
             .iter()
             .flat_map(|m| &m.parts)
@@ -485,7 +503,7 @@ mod tests {
             ["x", "x_2", "call_1", "call_2", "x", "x_2", "call_1", "x_3", "x_3"]
         );
         let mut again = msgs.clone();
-        assert!(!dedupe_call_ids(&mut again), "idempotent");
+        assert!(!dedupe_call_ids(&mut again, false), "idempotent");
     }
 
     #[test]
