@@ -5,6 +5,7 @@ use super::ir::{self, Event, FinishReason, Image, Message, Part, Request, Role, 
 use super::sse::frame_value;
 use super::{StreamDecoder, StreamEncoder};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
 // ---------- requests ----------
@@ -245,6 +246,52 @@ pub fn decode_request(body: &Value) -> Result<Request, String> {
     Ok(req)
 }
 
+/// A tool schema whose `required` lists name only properties the schema has, at every level:
+/// Gemini refuses the whole request over one that names a missing property (docs/formats.md
+/// #38), where other APIs let it pass. Borrowed when nothing needs pruning.
+fn known_required(schema: &Value) -> Cow<'_, Value> {
+    fn prune(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                if let (Some(Value::Object(props)), Some(Value::Array(req))) =
+                    (o.get("properties"), o.get("required"))
+                {
+                    let kept: Vec<Value> = req
+                        .iter()
+                        .filter(|r| r.as_str().is_some_and(|k| props.contains_key(k)))
+                        .cloned()
+                        .collect();
+                    o.insert("required".into(), Value::Array(kept));
+                }
+                o.values_mut().for_each(prune);
+            }
+            Value::Array(a) => a.iter_mut().for_each(prune),
+            _ => {}
+        }
+    }
+    fn needs(v: &Value) -> bool {
+        match v {
+            Value::Object(o) => {
+                let dangling = match (o.get("properties"), o.get("required")) {
+                    (Some(Value::Object(props)), Some(Value::Array(req))) => req
+                        .iter()
+                        .any(|r| !r.as_str().is_some_and(|k| props.contains_key(k))),
+                    _ => false,
+                };
+                dangling || o.values().any(needs)
+            }
+            Value::Array(a) => a.iter().any(needs),
+            _ => false,
+        }
+    }
+    if !needs(schema) {
+        return Cow::Borrowed(schema);
+    }
+    let mut out = schema.clone();
+    prune(&mut out);
+    Cow::Owned(out)
+}
+
 pub fn encode_request(req: &Request) -> Value {
     let mut names: HashMap<&str, &str> = HashMap::new();
     for m in &req.messages {
@@ -337,7 +384,8 @@ pub fn encode_request(req: &Request) -> Value {
             .tools
             .iter()
             .map(|t| {
-                let mut d = json!({"name": t.name, "parametersJsonSchema": t.parameters});
+                let mut d =
+                    json!({"name": t.name, "parametersJsonSchema": known_required(&t.parameters)});
                 if let Some(desc) = &t.description {
                     d["description"] = json!(desc);
                 }
